@@ -1,0 +1,83 @@
+import { Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The buckets of `http_request_duration_seconds`, in seconds (the seed's dashboard relies on them). */
+export const HTTP_DURATION_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+
+/** Buckets of the optional request/response size histograms, in bytes (100 B to 10 MB). */
+export const HTTP_SIZE_BUCKETS: readonly number[] = [100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+export const HTTP_DURATION_NAME = 'http_request_duration_seconds';
+export const HTTP_ACTIVE_NAME = 'http_server_active_requests';
+export const HTTP_REQUEST_SIZE_NAME = 'http_request_size_bytes';
+export const HTTP_RESPONSE_SIZE_NAME = 'http_response_size_bytes';
+
+export interface HttpMetricsOptions {
+  prefix: string;
+  buckets: readonly number[];
+  /** Names of the extra labels (static and per-request custom labels). */
+  extraLabelNames: readonly string[];
+  requestSizes: boolean;
+  responseSizes: boolean;
+}
+
+export interface HttpMetrics {
+  duration: Histogram<string>;
+  active: Gauge<string>;
+  requestSize: Histogram<string> | undefined;
+  responseSize: Histogram<string> | undefined;
+}
+
+/**
+ * Define (or reuse, when a registry already holds them) the HTTP metrics every adapter shares:
+ * `http_request_duration_seconds{method,route,status_code}` and `http_server_active_requests{method}`
+ * (merged across processes as a sum over live processes).
+ */
+export function defineHttpMetrics(registry: Registry, options: HttpMetricsOptions): HttpMetrics {
+  const labelNames = ['method', 'route', 'status_code', ...options.extraLabelNames];
+  const p = options.prefix;
+  const reuse = <M>(name: string, make: () => M): M => (registry.getSingleMetric(p + name) as M | undefined) ?? make();
+  const sizeHistogram = (name: string, help: string) =>
+    reuse(
+      name,
+      () =>
+        new Histogram({
+          name: p + name,
+          help,
+          labelNames,
+          buckets: [...HTTP_SIZE_BUCKETS],
+          registers: [registry],
+        }),
+    );
+  return {
+    duration: reuse(
+      HTTP_DURATION_NAME,
+      () =>
+        new Histogram({
+          name: p + HTTP_DURATION_NAME,
+          help: 'Duration of HTTP requests in seconds, by method, route template and status code',
+          labelNames,
+          buckets: [...options.buckets],
+          registers: [registry],
+        }),
+    ),
+    active: reuse(
+      HTTP_ACTIVE_NAME,
+      () =>
+        new Gauge({
+          name: p + HTTP_ACTIVE_NAME,
+          help: 'HTTP requests being served right now, by method',
+          labelNames: ['method'],
+          registers: [registry],
+          multiprocessMode: 'livesum',
+        }),
+    ),
+    requestSize: options.requestSizes
+      ? sizeHistogram(HTTP_REQUEST_SIZE_NAME, 'Size of HTTP request bodies received, in bytes')
+      : undefined,
+    responseSize: options.responseSizes
+      ? sizeHistogram(HTTP_RESPONSE_SIZE_NAME, 'Size of HTTP response bodies actually sent, in bytes')
+      : undefined,
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Label values that keep series cardinality bounded whatever clients send (issue #4: scanners hitting
+ * random URLs or inventing methods must not create series).
+ */
+
+/** The `route` label of every request that matched no route. Route templates start with `/`, so it never collides. */
+export const UNMATCHED_ROUTE = '<unmatched>';
+
+/** The `method` label of a request whose method is not a standard HTTP method. */
+export const OTHER_METHOD = '_OTHER';
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** Upper-case standard methods; any other method becomes {@link OTHER_METHOD}. */
+export function normalizeMethod(method: string | undefined): string {
+  if (!method) return OTHER_METHOD;
+  const m = method.toUpperCase();
+  return METHODS.has(m) ? m : OTHER_METHOD;
+}
+
+/** A status code as a label value; anything outside 100-599 (a bug upstream) is reported as `500`. */
+export function statusLabel(status: number | undefined): string {
+  return status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : '500';
+}
+
+/** Status recorded for a request whose client went away before the response finished (nginx's convention). */
+export const CLIENT_CLOSED_REQUEST = 499;

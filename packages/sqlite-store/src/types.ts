@@ -1,0 +1,62 @@
+import type { Registry } from 'prom-client';
+
+/** Where the store logs its own trouble (once per distinct failure, and once on recovery). */
+export interface StoreLogger {
+  warn(message: string): void;
+  info?(message: string): void;
+}
+
+export interface StoreOptions {
+  /** The store directory. Default: `PROMETHEUS_MULTIPROC_DIR`, else `/tmp/prometheus_multiproc_dir`. */
+  dir?: string;
+  /** How often an attached registry is persisted. Default: `PROMETHEUS_METRICS_FLUSH_INTERVAL_MS`, else 1000 ms. */
+  flushIntervalMs?: number;
+  /** Start from empty values (a full restart that should not keep totals). Call it before workers start. Default false. */
+  fresh?: boolean;
+  /** Where failures are reported. Default: `console`, prefixed with `[kci-metrics]`. */
+  logger?: StoreLogger;
+}
+
+/** Exposition formats the store renders. */
+export type ExpositionFormat = 'prometheus' | 'openmetrics';
+
+export interface MetricsOptions {
+  /** Default `prometheus` (text format 0.0.4). */
+  format?: ExpositionFormat;
+}
+
+/** The store's own health, for the aggregator's self-metrics. */
+export interface StoreHealth {
+  /** The database file. */
+  path: string;
+  /** Database plus WAL size, in bytes. */
+  sizeBytes: number;
+  /** Writers that are running (their process is alive). */
+  liveWriters: number;
+  /** Live writers whose last successful flush is older than 3 flush intervals (their flushes fail). */
+  stalledWriters: number;
+  /** Writers whose process is gone and that are not folded yet. */
+  deadWriters: number;
+  /** Writers folded away since the store was created. */
+  foldedWriters: number;
+  /** Failed flushes reported by writers (a writer reports them once a flush succeeds again). */
+  flushFailures: number;
+  /** Metrics whose definitions disagree between processes; those writers' values for them are not stored. */
+  conflicts: Array<{ metric: string; detail: string }>;
+}
+
+/** The cross-process store. Workers `attach()` a registry; the aggregator calls `metrics()`. */
+export interface MetricsStore {
+  /** The SQLite database file. */
+  readonly path: string;
+  /** Worker side: persist this registry every flush interval and when the process exits. */
+  attach(registry: Registry): void;
+  /** Worker side: persist now, synchronously. Returns false when the store could not be written (values are kept for the next flush). */
+  flush(): boolean;
+  /** Aggregator side: the text exposition merged over every process that wrote. Rejects with a StoreError when the store cannot be read. */
+  metrics(options?: MetricsOptions): Promise<string>;
+  /** Aggregator side: the store's own health. Throws a StoreError when the store cannot be read. */
+  health(): StoreHealth;
+  /** Flush (when attached), stop timers and close the database. */
+  close(): void;
+}
