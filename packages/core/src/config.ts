@@ -13,6 +13,11 @@ export interface MetricsConfig {
   multiprocDir: string;
   /** `PROMETHEUS_METRICS_FLUSH_INTERVAL_MS`, default `1000`: how often workers persist their values. */
   flushIntervalMs: number;
+  /**
+   * `PROMETHEUS_METRICS_FRESH_START`, default `false`: whether a full restart (the process that opens the
+   * store before any worker starts) clears stored values instead of continuing the totals.
+   */
+  freshStart: boolean;
 }
 
 export const DEFAULT_METRICS_PORT = 8001;
@@ -43,6 +48,7 @@ export function loadConfig(env: Env = process.env): MetricsConfig {
       10,
       3_600_000,
     ),
+    freshStart: parseBoolean('PROMETHEUS_METRICS_FRESH_START', env.PROMETHEUS_METRICS_FRESH_START, false),
   };
 }
 
