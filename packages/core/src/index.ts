@@ -15,4 +15,6 @@ export { DEFAULT_MULTIPROCESS_MODE, MULTIPROCESS_MODES } from './multiprocess.js
 export type { MultiprocessMode } from './multiprocess.js';
 export type { ExcludePaths, HttpRecorderOptions, LabelSource } from './options.js';
 export { createHttpRecorder } from './recorder.js';
+export { onResponseDone } from './response.js';
+export type { ResponseOutcome, ResponseWatchOptions } from './response.js';
 export type { HttpRecorder, RequestOutcome, RequestTimer } from './recorder.js';
