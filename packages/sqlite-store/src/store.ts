@@ -1,6 +1,248 @@
-import type { MetricsStore, StoreOptions } from './types.js';
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  ConfigError,
+  DEFAULT_FLUSH_INTERVAL_MS,
+  DEFAULT_MULTIPROC_DIR,
+  parseInteger,
+  StoreError,
+} from '@kci-metrics/core';
+import type { Registry } from 'prom-client';
+import { Connection } from './connection.js';
+import { errorText, prepareDir } from './dir.js';
+import { collectGarbage, viewWriters } from './gc.js';
+import { currentIdentity, heartbeatGraceMs } from './identity.js';
+import { consoleLogger, OnceLog } from './log.js';
+import { render } from './render.js';
+import { clearDatabase } from './schema.js';
+import type { MetricsOptions, MetricsStore, StoreHealth, StoreOptions } from './types.js';
+import { type FlushNotice, Writer } from './writer.js';
 
-// Placeholder while the implementation lands (issue #3); replaced in the next commit.
-export function openStore(_options: StoreOptions = {}): MetricsStore {
-  throw new Error('not implemented yet');
+export const DB_FILE = 'kci-metrics.sqlite';
+
+/** A periodic flush waits this long for the write lock, then gives up until the next interval. */
+const FLUSH_BUSY_MS = 50;
+/** The final flush at exit may wait longer: it is the last chance to write. */
+const EXIT_BUSY_MS = 2000;
+/** Scrapes only wait for a checkpoint or a rare exclusive lock. */
+const READ_BUSY_MS = 1000;
+/** Writers fold dead processes themselves every this many flushes, so storage stays bounded without an aggregator. */
+const GC_EVERY_FLUSHES = 30;
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * Open the cross-process store in `dir` (default `PROMETHEUS_MULTIPROC_DIR`).
+ *
+ * Throws a ConfigError for invalid options and a StoreError (`STORE_UNSAFE_DIR`) for a directory that is
+ * not safely ours; I/O failures never throw from here or from flushes: they are logged once and retried.
+ *
+ * @example
+ * const store = openStore({ dir: '/tmp/prometheus_multiproc_dir' });
+ * store.attach(registry);          // worker: persisted every second and at exit
+ * const text = await store.metrics(); // aggregator: merged over every process
+ */
+export function openStore(options: StoreOptions = {}): MetricsStore {
+  const opts = validate(options);
+  const dir = prepareDir(opts.dir);
+  const path = join(dir, DB_FILE);
+  const conn = new Connection(path);
+  const log = new OnceLog(opts.logger);
+  const identity = currentIdentity();
+  const writer = new Writer(identity, opts.flushIntervalMs);
+  let generation = -1;
+  let flushes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  if (opts.fresh) conn.use('STORE_OPEN_FAILED', EXIT_BUSY_MS, (db) => clearDatabase(db));
+
+  const flush = (exiting = false): boolean => {
+    if (closed || writer.registries.length === 0) return !closed;
+    const notices: FlushNotice[] = [];
+    try {
+      conn.use('STORE_WRITE_FAILED', exiting ? EXIT_BUSY_MS : FLUSH_BUSY_MS, (db, s) => {
+        if (conn.generation !== generation) {
+          writer.forgetIds();
+          generation = conn.generation;
+        }
+        const now = Date.now();
+        let commit: (() => void) | undefined;
+        try {
+          db.transaction(() => {
+            commit = writer.write(s, now, exiting, notices);
+          }).immediate();
+        } catch (err) {
+          writer.forgetIds(); // the rolled-back transaction may have minted ids that do not exist
+          throw err;
+        }
+        commit?.();
+        if (++flushes % GC_EVERY_FLUSHES === 0) collectGarbage(db, s, now);
+      });
+      for (const n of notices) log.once(`notice:${n.metric}:${n.message}`, `metric ${n.metric} not stored: ${n.message}`);
+      log.success(`metrics store ${path} writable again; pending values written`);
+      return true;
+    } catch (err) {
+      writer.failedFlushes++;
+      const code = (err as StoreError).cause ? errorCode((err as StoreError).cause) : 'unknown';
+      log.failure(
+        `flush:${code}`,
+        `cannot write metrics store ${path} (${errorText((err as StoreError).cause ?? err)}); values are kept in memory and written when it works again`,
+      );
+      return false;
+    }
+  };
+
+  const onExit = () => {
+    flush(true);
+    conn.close();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Only when nobody else handles the signal: flush, then let it terminate the process as it would have.
+    if (process.listenerCount(signal) > 1) return;
+    flush(true);
+    detachProcessHooks();
+    process.kill(process.pid, signal);
+  };
+  const detachProcessHooks = () => {
+    process.removeListener('exit', onExit);
+    for (const sig of SIGNALS) process.removeListener(sig, onSignal);
+  };
+
+  const read = <T>(fn: Parameters<Connection['use']>[2] extends (...a: infer A) => unknown ? (...a: A) => T : never): T => {
+    if (closed) throw new StoreError('STORE_CLOSED', `Metrics store ${path} is closed`, { path });
+    return conn.use('STORE_READ_FAILED', READ_BUSY_MS, fn);
+  };
+
+  return {
+    path,
+    attach(registry: Registry) {
+      if (closed) throw new StoreError('STORE_CLOSED', `Metrics store ${path} is closed`, { path });
+      if (writer.registries.includes(registry)) return;
+      writer.registries.push(registry);
+      if (timer) return;
+      timer = setInterval(() => flush(), opts.flushIntervalMs);
+      timer.unref();
+      process.on('exit', onExit);
+      for (const sig of SIGNALS) process.on(sig, onSignal);
+    },
+    flush: () => flush(),
+    metrics(metricsOptions: MetricsOptions = {}) {
+      const format = metricsOptions.format ?? 'prometheus';
+      if (format !== 'prometheus' && format !== 'openmetrics') {
+        return Promise.reject(new ConfigError('format', format, '"prometheus" or "openmetrics"'));
+      }
+      try {
+        return Promise.resolve(
+          read((db, s) => {
+            const now = Date.now();
+            let writers = viewWriters(s, now);
+            try {
+              if (collectGarbage(db, s, now, writers) > 0) writers = viewWriters(s, now);
+            } catch {
+              // folding is housekeeping: a busy database must not fail the scrape
+            }
+            const snapshot = db
+              .transaction(() => ({
+                metrics: s.readMetrics.all() as unknown[][],
+                series: s.readSeries.all() as unknown[][],
+                gauges: s.readGauges.all() as unknown[][],
+                writers,
+              }))
+              .deferred();
+            return render(snapshot, format === 'openmetrics');
+          }),
+        );
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    health(): StoreHealth {
+      return read((_db, s) => {
+        const now = Date.now();
+        const writers = viewWriters(s, now);
+        const meta = (key: string) => Number((s.getMeta.get(key) as { value: number } | undefined)?.value ?? 0);
+        const live = writers.filter((w) => w.alive);
+        return {
+          path,
+          sizeBytes: fileSize(path) + fileSize(`${path}-wal`),
+          liveWriters: live.length,
+          stalledWriters: live.filter((w) => now - w.row.heartbeat_at > 3 * w.row.interval_ms).length,
+          deadWriters: writers.length - live.length,
+          foldedWriters: meta('folded_writers'),
+          flushFailures: meta('flush_failures') + writers.reduce((n, w) => n + w.row.flush_failures, 0),
+          conflicts: (s.readConflicts.all() as { metric: string; detail: string }[]).map((c) => ({
+            metric: c.metric,
+            detail: c.detail,
+          })),
+        };
+      });
+    },
+    close() {
+      if (closed) return;
+      if (timer) {
+        clearInterval(timer);
+        flush(true);
+      }
+      closed = true;
+      detachProcessHooks();
+      conn.close();
+    },
+  };
 }
+
+interface Resolved {
+  dir: string;
+  flushIntervalMs: number;
+  fresh: boolean;
+  logger: NonNullable<StoreOptions['logger']>;
+}
+
+function validate(options: StoreOptions): Resolved {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'an object');
+  const known = ['dir', 'flushIntervalMs', 'fresh', 'logger'];
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new ConfigError('option', key, `one of ${known.join(', ')}`);
+  }
+  const { dir, flushIntervalMs, fresh, logger } = options;
+  if (dir !== undefined && (typeof dir !== 'string' || dir.trim() === '' || dir.includes('\0'))) {
+    throw new ConfigError('option dir', dir, 'a directory path');
+  }
+  const envDir = process.env.PROMETHEUS_MULTIPROC_DIR?.trim();
+  const interval =
+    flushIntervalMs ??
+    parseInteger(
+      'PROMETHEUS_METRICS_FLUSH_INTERVAL_MS',
+      process.env.PROMETHEUS_METRICS_FLUSH_INTERVAL_MS,
+      DEFAULT_FLUSH_INTERVAL_MS,
+      10,
+      3_600_000,
+    );
+  if (!Number.isInteger(interval) || interval < 10 || interval > 3_600_000) {
+    throw new ConfigError('option flushIntervalMs', flushIntervalMs, 'an integer number of milliseconds, 10-3600000');
+  }
+  if (fresh !== undefined && typeof fresh !== 'boolean') throw new ConfigError('option fresh', fresh, 'true or false');
+  if (logger !== undefined && (logger === null || typeof logger.warn !== 'function')) {
+    throw new ConfigError('option logger', logger, 'an object with a warn(message) method');
+  }
+  return {
+    dir: resolve(dir ?? (envDir || DEFAULT_MULTIPROC_DIR)),
+    flushIntervalMs: interval,
+    fresh: fresh ?? false,
+    logger: logger ?? consoleLogger,
+  };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+}
+
+export { heartbeatGraceMs };

@@ -1,0 +1,73 @@
+import { statSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { StoreError, type StoreErrorCode } from '@kci-metrics/core';
+import { errorText, prepareFile } from './dir.js';
+import { openDatabase } from './schema.js';
+import { prepareStatements, type Statements } from './statements.js';
+
+/**
+ * One database connection, opened lazily and reopened when it broke or when the file was replaced
+ * (deleted, restored, moved aside after corruption): the store heals without a restart.
+ */
+export class Connection {
+  private db: Database.Database | undefined;
+  private stmts: Statements | undefined;
+  private inode: number | undefined;
+  /** Bumped at every (re)open: cached row ids from an older generation are meaningless. */
+  generation = 0;
+
+  constructor(readonly path: string) {}
+
+  /** Run `fn` with an open database; SQLite errors become StoreErrors carrying the path and the cause. */
+  use<T>(code: StoreErrorCode, busyTimeoutMs: number, fn: (db: Database.Database, s: Statements) => T): T {
+    try {
+      const [db, s] = this.open();
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      return fn(db, s);
+    } catch (cause) {
+      if (cause instanceof StoreError) throw cause;
+      if (!isTransient(cause)) this.drop();
+      throw new StoreError(code, `Metrics store ${this.path}: ${errorText(cause)}`, { path: this.path, cause });
+    }
+  }
+
+  close(): void {
+    this.drop();
+  }
+
+  private open(): [Database.Database, Statements] {
+    if (this.db && this.stmts && this.sameFile()) return [this.db, this.stmts];
+    this.drop();
+    prepareFile(this.path);
+    const db = openDatabase(this.path, 1000);
+    this.db = db;
+    this.stmts = prepareStatements(db);
+    this.inode = statSync(this.path).ino;
+    this.generation++;
+    return [db, this.stmts];
+  }
+
+  private sameFile(): boolean {
+    try {
+      return statSync(this.path).ino === this.inode;
+    } catch {
+      return false;
+    }
+  }
+
+  private drop(): void {
+    try {
+      this.db?.close();
+    } catch {
+      // closing a broken connection can fail too; it is gone either way
+    }
+    this.db = undefined;
+    this.stmts = undefined;
+  }
+}
+
+/** Lock contention passes by itself; anything else (corrupt file, I/O, permissions) warrants a reopen. */
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_FULL';
+}

@@ -1,0 +1,98 @@
+import { DEFAULT_MULTIPROCESS_MODE, MULTIPROCESS_MODES, type MultiprocessMode } from '@kci-metrics/core';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** What the store needs to know of a prom-client metric to merge it, and to detect a changed definition. */
+export interface MetricDef {
+  name: string;
+  type: MetricType;
+  help: string;
+  labelNames: readonly string[];
+  /** Histogram upper bounds, without +Inf. */
+  buckets: readonly number[] | undefined;
+  /** Gauges only. */
+  mode: MultiprocessMode | undefined;
+  /** Type, labels, buckets and mode: a different signature under the same name is a changed definition. */
+  signature: string;
+}
+
+/** The parts of a prom-client metric object the store reads (prom-client keeps no public sync accessor). */
+export interface PromMetric {
+  name: string;
+  help: string;
+  type?: string;
+  labelNames?: readonly string[];
+  upperBounds?: readonly number[];
+  multiprocessMode?: unknown;
+  aggregator?: string;
+  hashMap: Record<string, PromEntry>;
+  collect?: () => unknown;
+}
+
+export interface PromEntry {
+  labels: Record<string, string | number>;
+  value?: number;
+  sum?: number;
+  count?: number;
+  bucketValues?: Record<string, number>;
+}
+
+/**
+ * prom-client's cluster `aggregator` setting, read as a mode when `multiprocessMode` is not set, so
+ * collectDefaultMetrics() merges meaningfully: version info once (`first`), event-loop lag worst-case
+ * (`average`/`max` become the max over live processes), the earliest start time (`omit`).
+ */
+const FROM_AGGREGATOR: Record<string, MultiprocessMode> = {
+  sum: 'livesum',
+  first: 'livemax',
+  min: 'livemin',
+  max: 'livemax',
+  average: 'livemax',
+  omit: 'livemin',
+};
+
+/** Describe a metric, or return an error message when its configuration cannot be stored. */
+export function describeMetric(metric: PromMetric): MetricDef | string {
+  const type = metric.type;
+  if (type !== 'counter' && type !== 'gauge' && type !== 'histogram' && type !== 'summary') {
+    return `unsupported metric type ${JSON.stringify(type)}`;
+  }
+  const labelNames = [...(metric.labelNames ?? [])];
+  const buckets = type === 'histogram' ? [...(metric.upperBounds ?? [])] : undefined;
+  let mode: MultiprocessMode | undefined;
+  if (type === 'gauge') {
+    const raw = metric.multiprocessMode;
+    if (raw === undefined) mode = FROM_AGGREGATOR[metric.aggregator ?? 'sum'] ?? DEFAULT_MULTIPROCESS_MODE;
+    else if (MULTIPROCESS_MODES.includes(raw as MultiprocessMode)) mode = raw as MultiprocessMode;
+    else return `invalid multiprocessMode ${JSON.stringify(raw)}: expected one of ${MULTIPROCESS_MODES.join(', ')}`;
+  }
+  const signature = JSON.stringify([type, labelNames, buckets ?? null, mode ?? null]);
+  return { name: metric.name, type, help: metric.help, labelNames, buckets, mode, signature };
+}
+
+/** Explain how two signatures differ, for the conflict log and the aggregator's metrics. */
+export function explainConflict(stored: string, mine: string): string {
+  const [t1, l1, b1, m1] = JSON.parse(stored) as unknown[];
+  const [t2, l2, b2, m2] = JSON.parse(mine) as unknown[];
+  const parts: string[] = [];
+  const diff = (what: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) parts.push(`${what} ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  };
+  diff('type', t1, t2);
+  diff('labels', l1, l2);
+  diff('buckets', b1, b2);
+  diff('mode', m1, m2);
+  return parts.join('; ');
+}
+
+/** Values a series carries as a vector: histogram buckets (non-cumulative), sum, count; or summary sum, count. */
+export function vectorOf(def: MetricDef, entry: PromEntry): Float64Array {
+  if (def.type === 'summary') return Float64Array.of(entry.sum ?? 0, entry.count ?? 0);
+  const bounds = def.buckets ?? [];
+  const v = new Float64Array(bounds.length + 2);
+  const bucketValues = entry.bucketValues ?? {};
+  for (let i = 0; i < bounds.length; i++) v[i] = bucketValues[bounds[i] as number] ?? 0;
+  v[bounds.length] = entry.sum ?? 0;
+  v[bounds.length + 1] = entry.count ?? 0;
+  return v;
+}

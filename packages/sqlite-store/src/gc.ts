@@ -1,0 +1,66 @@
+import type Database from 'better-sqlite3';
+import { isAlive, type WriterRow } from './identity.js';
+import type { Statements } from './statements.js';
+
+/** How long a dead writer's gauges stay visible (mode `all`, and in sum/min/max/mostrecent) before folding. */
+export const DEAD_RETENTION_MS = 60_000;
+/** At most this many dead writers are kept unfolded, however fast processes churn. */
+export const MAX_RETAINED_DEAD = 16;
+
+export interface WriterView {
+  row: WriterRow;
+  alive: boolean;
+}
+
+/** Classify every writer as live or dead, by process identity (see identity.ts). */
+export function viewWriters(s: Statements, now: number): WriterView[] {
+  return (s.allWriters.all() as WriterRow[]).map((row) => ({ row, alive: row.dead_at === null && isAlive(row, now) }));
+}
+
+/**
+ * Fold away writers whose process is gone (issue #3): counters and histograms need nothing (writers add
+ * deltas to the merged rows as they go), gauges in sum/min/max/mostrecent modes are merged into the
+ * series' retired value, every other row of the writer is deleted. Storage and scrape cost therefore
+ * stay bounded by the live processes plus at most MAX_RETAINED_DEAD recently dead ones.
+ *
+ * Writes only when something changed; returns the number of writers folded.
+ */
+export function collectGarbage(db: Database.Database, s: Statements, now: number, views?: WriterView[]): number {
+  const writers = views ?? viewWriters(s, now);
+  const newlyDead = writers.filter((w) => !w.alive && w.row.dead_at === null);
+  const dead = writers
+    .filter((w) => !w.alive)
+    .map((w) => ({ row: w.row, deadAt: w.row.dead_at ?? now }))
+    .sort((a, b) => a.deadAt - b.deadAt);
+  const excess = Math.max(0, dead.length - MAX_RETAINED_DEAD);
+  const toFold = dead.filter((d, i) => i < excess || now - d.deadAt >= DEAD_RETENTION_MS);
+  if (newlyDead.length === 0 && toFold.length === 0) return 0;
+  db.transaction(() => {
+    for (const w of newlyDead) s.markDead.run(now, w.row.id);
+    for (const d of toFold) fold(s, d.row);
+  }).immediate();
+  return toFold.length;
+}
+
+function fold(s: Statements, w: WriterRow): void {
+  const rows = s.writerGauges.all(w.id) as { series_id: number; value: number; updated_at: number; mode: string }[];
+  for (const r of rows) {
+    const stmt =
+      r.mode === 'sum'
+        ? s.retireSum
+        : r.mode === 'min'
+          ? s.retireMin
+          : r.mode === 'max'
+            ? s.retireMax
+            : r.mode === 'mostrecent'
+              ? s.retireRecent
+              : undefined; // all and live* modes forget a dead process's values
+    stmt?.run(r.value, r.updated_at, r.series_id);
+  }
+  s.deleteWriterGauges.run(w.id);
+  s.deleteWriterDeclarations.run(w.id);
+  s.deleteWriterConflicts.run(w.id);
+  s.deleteWriter.run(w.id);
+  s.addMeta.run('folded_writers', 1);
+  if (w.flush_failures) s.addMeta.run('flush_failures', w.flush_failures);
+}

@@ -1,0 +1,117 @@
+import Database from 'better-sqlite3';
+
+/**
+ * The store's tables (one database file shared by every process of a host):
+ *
+ * - `series` holds the merged value of every counter and histogram series: writers add their deltas, so
+ *   a scrape reads one row per series whatever the number of processes (issue #3's W=32 vs W=2 target)
+ *   and a dead or restarted process needs no folding for them. Gauge series keep here the value folded
+ *   from processes that are gone (`retired_at` set when there is one).
+ * - `gauges` holds each live (or recently dead) writer's own gauge values, merged by mode at scrape time.
+ * - `writers` holds one row per running process (identity, heartbeat), removed when it is folded.
+ * - `metrics` holds each metric's definition; `writer_metrics` who declared it; `conflicts` definitions
+ *   that disagree between processes.
+ */
+export const SCHEMA_VERSION = 1;
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS writers (
+  id INTEGER PRIMARY KEY,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  boot_id TEXT NOT NULL,
+  start_ticks TEXT NOT NULL,
+  started_at REAL NOT NULL,
+  heartbeat_at REAL NOT NULL,
+  interval_ms INTEGER NOT NULL,
+  exited INTEGER NOT NULL DEFAULT 0,
+  dead_at REAL,
+  flush_failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS metrics (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  help TEXT NOT NULL,
+  label_names TEXT NOT NULL,
+  buckets TEXT,
+  mode TEXT,
+  signature TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS writer_metrics (
+  writer_id INTEGER NOT NULL,
+  metric_id INTEGER NOT NULL,
+  PRIMARY KEY (writer_id, metric_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series (
+  id INTEGER PRIMARY KEY,
+  metric_id INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  value REAL NOT NULL DEFAULT 0,
+  data BLOB,
+  retired_at REAL,
+  UNIQUE (metric_id, labels)
+);
+CREATE TABLE IF NOT EXISTS gauges (
+  series_id INTEGER NOT NULL,
+  writer_id INTEGER NOT NULL,
+  value REAL, -- NULL: NaN (SQLite stores no NaN)
+  updated_at REAL NOT NULL,
+  PRIMARY KEY (series_id, writer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gauges_by_writer ON gauges (writer_id);
+CREATE TABLE IF NOT EXISTS conflicts (
+  metric TEXT NOT NULL,
+  writer_id INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  at REAL NOT NULL,
+  PRIMARY KEY (metric, writer_id)
+) WITHOUT ROWID;
+`;
+
+/** Open (creating when needed) the database in WAL mode with an explicit busy timeout. */
+export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
+  const db = new Database(path, { timeout: busyTimeoutMs });
+  try {
+    // WAL: readers never block writers and a scrape never blocks a flush. NORMAL sync is durable
+    // across process crashes (SIGKILL), which is the failure this store is about.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.function('kci_add', { deterministic: true }, addVectors);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version === 0) {
+      db.transaction(() => {
+        db.exec(DDL);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    } else if (version !== SCHEMA_VERSION) {
+      throw new Error(`database schema version ${version} is not ${SCHEMA_VERSION}; use a fresh store directory`);
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/**
+ * SQL function kci_add(stored, delta): element-wise sum of two little-endian float64 vectors (histogram
+ * buckets, sum and count). Runs inside the writer's UPDATE, so applying a delta is one statement.
+ */
+function addVectors(stored: unknown, delta: unknown): Buffer | null {
+  if (!Buffer.isBuffer(delta)) return Buffer.isBuffer(stored) ? stored : null;
+  if (!Buffer.isBuffer(stored) || stored.length !== delta.length) return delta;
+  const out = Buffer.allocUnsafe(delta.length);
+  for (let i = 0; i < delta.length; i += 8) out.writeDoubleLE(stored.readDoubleLE(i) + delta.readDoubleLE(i), i);
+  return out;
+}
+
+/** Clear every stored value (a full restart that starts fresh). Definitions and writers go too. */
+export function clearDatabase(db: Database.Database): void {
+  db.transaction(() => {
+    for (const table of ['gauges', 'series', 'writer_metrics', 'metrics', 'writers', 'conflicts', 'meta']) {
+      db.exec(`DELETE FROM ${table}`);
+    }
+  }).immediate();
+}

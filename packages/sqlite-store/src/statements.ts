@@ -1,0 +1,67 @@
+import type Database from 'better-sqlite3';
+
+/** Every statement the store runs (SQL text; `raw:` ones return rows as arrays, for the scrape). */
+const SQL = {
+    insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    touchWriter: `UPDATE writers SET heartbeat_at = ?, flush_failures = flush_failures + ?, exited = ?,
+      dead_at = CASE WHEN ? THEN ? ELSE dead_at END WHERE id = ? AND dead_at IS NULL`,
+    allWriters: 'SELECT * FROM writers ORDER BY id',
+    markDead: 'UPDATE writers SET dead_at = ? WHERE id = ? AND dead_at IS NULL',
+    deleteWriter: 'DELETE FROM writers WHERE id = ?',
+
+    selectMetric: 'SELECT id, signature, help FROM metrics WHERE name = ?',
+    insertMetric: `INSERT INTO metrics (name, type, help, label_names, buckets, mode, signature)
+      VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    updateHelp: 'UPDATE metrics SET help = ? WHERE id = ?',
+    holders: `SELECT w.* FROM writer_metrics wm JOIN writers w ON w.id = wm.writer_id
+      WHERE wm.metric_id = ? AND w.id <> ?`,
+    declare: 'INSERT OR IGNORE INTO writer_metrics (writer_id, metric_id) VALUES (?, ?)',
+    dropMetricGauges: 'DELETE FROM gauges WHERE series_id IN (SELECT id FROM series WHERE metric_id = ?)',
+    dropMetricSeries: 'DELETE FROM series WHERE metric_id = ?',
+    dropMetricDeclarations: 'DELETE FROM writer_metrics WHERE metric_id = ?',
+    dropMetric: 'DELETE FROM metrics WHERE id = ?',
+    dropMetricConflicts: 'DELETE FROM conflicts WHERE metric = ?',
+    recordConflict: 'INSERT OR REPLACE INTO conflicts (metric, writer_id, detail, at) VALUES (?, ?, ?, ?)',
+
+    upsertSeries: `INSERT INTO series (metric_id, labels) VALUES (?, ?)
+      ON CONFLICT (metric_id, labels) DO UPDATE SET metric_id = excluded.metric_id RETURNING id`,
+    addValue: 'UPDATE series SET value = value + ? WHERE id = ?',
+    addVector: 'UPDATE series SET data = kci_add(data, ?) WHERE id = ?',
+    setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    deleteGauge: 'DELETE FROM gauges WHERE series_id = ? AND writer_id = ?',
+
+    writerGauges: `SELECT g.series_id, g.value, g.updated_at, m.mode FROM gauges g
+      JOIN series s ON s.id = g.series_id JOIN metrics m ON m.id = s.metric_id WHERE g.writer_id = ?`,
+    retireSum: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN ?1 ELSE value + ?1 END,
+      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
+    retireMin: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN ?1 ELSE min(value, ?1) END,
+      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
+    retireMax: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN ?1 ELSE max(value, ?1) END,
+      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
+    retireRecent: `UPDATE series SET value = CASE WHEN retired_at IS NULL OR ?2 >= retired_at THEN ?1 ELSE value END,
+      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
+    deleteWriterGauges: 'DELETE FROM gauges WHERE writer_id = ?',
+    deleteWriterDeclarations: 'DELETE FROM writer_metrics WHERE writer_id = ?',
+    deleteWriterConflicts: 'DELETE FROM conflicts WHERE writer_id = ?',
+    addMeta: `INSERT INTO meta (key, value) VALUES (?1, ?2)
+      ON CONFLICT (key) DO UPDATE SET value = coalesce(value, 0) + ?2`,
+    getMeta: 'SELECT value FROM meta WHERE key = ?',
+
+    readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',
+    readSeries: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series',
+    readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
+    readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
+} as const;
+
+export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
+
+/** Prepare every statement once per connection. */
+export function prepareStatements(db: Database.Database): Statements {
+  const out: Record<string, Database.Statement> = {};
+  for (const [name, sql] of Object.entries(SQL)) {
+    out[name] = sql.startsWith('raw:') ? db.prepare(sql.slice(4)).raw(true) : db.prepare(sql);
+  }
+  return out as Statements;
+}
