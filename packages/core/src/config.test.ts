@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+describe('loadConfig', () => {
+  it('uses the seed defaults when nothing is set', () => {
+    expect(loadConfig({})).toEqual({
+      enabled: false,
+      port: 8001,
+      host: '0.0.0.0',
+      multiprocDir: '/tmp/prometheus_multiproc_dir',
+      flushIntervalMs: 1000,
+      freshStart: false,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PROMETHEUS_METRICS_ENABLED: 'True',
+      PROMETHEUS_METRICS_PORT: '9101',
+      PROMETHEUS_METRICS_HOST: '127.0.0.1',
+      PROMETHEUS_MULTIPROC_DIR: '/var/run/metrics',
+      PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: '250',
+      PROMETHEUS_METRICS_FRESH_START: 'yes',
+    });
+    expect(config).toEqual({
+      enabled: true,
+      port: 9101,
+      host: '127.0.0.1',
+      multiprocDir: '/var/run/metrics',
+      flushIntervalMs: 250,
+      freshStart: true,
+    });
+  });
+
+  it.each([
+    ['PROMETHEUS_METRICS_PORT', 'abc', 'Invalid PROMETHEUS_METRICS_PORT "abc": expected an integer 1-65535'],
+    ['PROMETHEUS_METRICS_PORT', '70000', 'Invalid PROMETHEUS_METRICS_PORT "70000": expected an integer 1-65535'],
+    ['PROMETHEUS_METRICS_PORT', '0', 'Invalid PROMETHEUS_METRICS_PORT "0": expected an integer 1-65535'],
+    ['PROMETHEUS_METRICS_PORT', '80.5', 'Invalid PROMETHEUS_METRICS_PORT "80.5": expected an integer 1-65535'],
+    ['PROMETHEUS_METRICS_ENABLED', 'maybe', 'Invalid PROMETHEUS_METRICS_ENABLED "maybe": expected true or false'],
+    ['PROMETHEUS_METRICS_HOST', 'a b', 'Invalid PROMETHEUS_METRICS_HOST "a b": expected an IP address or host name'],
+    [
+      'PROMETHEUS_METRICS_FLUSH_INTERVAL_MS',
+      '5',
+      'Invalid PROMETHEUS_METRICS_FLUSH_INTERVAL_MS "5": expected an integer 10-3600000',
+    ],
+  ])('rejects %s=%s with an error naming the variable and the value', (key, value, message) => {
+    const run = () => loadConfig({ [key]: value });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(message);
+  });
+
+  it('treats empty values as unset and resolves a relative store directory', () => {
+    expect(loadConfig({ PROMETHEUS_METRICS_PORT: ' ', PROMETHEUS_METRICS_ENABLED: '' }).port).toBe(8001);
+    expect(loadConfig({ PROMETHEUS_MULTIPROC_DIR: 'rel/dir' }).multiprocDir).toBe(`${process.cwd()}/rel/dir`);
+  });
+});
