@@ -1,0 +1,94 @@
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { StoreError } from '@kci-metrics/core';
+import type { ExpositionFormat, MetricsStore } from '@kci-metrics/sqlite-store';
+import { renderSelfMetrics } from './self-metrics.js';
+import type { StoreWatch } from './store-watch.js';
+
+const gzipAsync = promisify(gzip);
+
+/** A rendered exposition, shared by every request that joined the same render. */
+export class Exposition {
+  private gzipped: Promise<Buffer> | undefined;
+
+  constructor(
+    readonly format: ExpositionFormat,
+    readonly body: Buffer,
+  ) {}
+
+  /** The body gzip-compressed; compressed at most once however many requests ask. */
+  gzip(): Promise<Buffer> {
+    this.gzipped ??= gzipAsync(this.body);
+    return this.gzipped;
+  }
+}
+
+/** The outcome of a scrape: an exposition, or the status and one-line message to answer with instead. */
+export type ScrapeResult = { ok: true; exposition: Exposition } | { ok: false; status: 500 | 503; message: string };
+
+/**
+ * Renders the store's merged exposition plus the aggregator's own metrics.
+ *
+ * Concurrent scrapes of the same format share one render: a request that arrives while a render is in flight
+ * waits for it instead of starting another. So a burst of scrapers costs one store read, and memory holds at
+ * most one exposition per format however many clients connect (issue #6: bounded memory).
+ */
+export class Scraper {
+  private readonly inFlight = new Map<ExpositionFormat, Promise<ScrapeResult>>();
+
+  constructor(
+    private readonly store: MetricsStore,
+    private readonly watch: StoreWatch,
+  ) {}
+
+  scrape(format: ExpositionFormat): Promise<ScrapeResult> {
+    let pending = this.inFlight.get(format);
+    if (pending === undefined) {
+      pending = this.render(format).finally(() => this.inFlight.delete(format));
+      this.inFlight.set(format, pending);
+    }
+    return pending;
+  }
+
+  private async render(format: ExpositionFormat): Promise<ScrapeResult> {
+    const startedAt = performance.now();
+    let text: string;
+    let health: ReturnType<MetricsStore['health']>;
+    try {
+      text = await this.store.metrics({ format });
+      health = this.store.health();
+    } catch (error) {
+      this.watch.failed(error);
+      const code = storeErrorCode(error);
+      if (code !== undefined) {
+        return { ok: false, status: 503, message: `metrics store unavailable: ${code} (see the aggregator log)` };
+      }
+      return { ok: false, status: 500, message: 'internal error while reading the metrics store (see the aggregator log)' };
+    }
+    this.watch.succeeded(health);
+    const durationSeconds = (performance.now() - startedAt) / 1000;
+    const own = renderSelfMetrics(health, { durationSeconds, readFailures: this.watch.readFailures }, format);
+    return { ok: true, exposition: new Exposition(format, Buffer.from(join(text, own, format), 'utf8')) };
+  }
+}
+
+/** The code of a StoreError; by name too, in case two copies of @kci-metrics/core end up installed. */
+function storeErrorCode(error: unknown): string | undefined {
+  if (error instanceof StoreError) return error.code;
+  if (error instanceof Error && error.name === 'StoreError') {
+    const { code } = error as Error & { code?: unknown };
+    if (typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+const EOF = '# EOF\n';
+
+/** Append our metrics to the store's text; in OpenMetrics they must come before the closing `# EOF`. */
+function join(storeText: string, own: string, format: ExpositionFormat): string {
+  let head = storeText;
+  if (head !== '' && !head.endsWith('\n')) head += '\n';
+  if (format !== 'openmetrics') return head + own;
+  if (head.endsWith(EOF)) head = head.slice(0, -EOF.length);
+  return head + own + EOF;
+}
