@@ -1,0 +1,25 @@
+/** The primary's part of the metrics: check the store once before any worker starts, then run the aggregator. */
+import type { MetricsConfig } from '@kci-metrics/core';
+import { openStore } from '@kci-metrics/sqlite-store';
+import { AGGREGATOR_MAIN, parseAuthConfig } from 'aggregator';
+import { type AggregatorProcess, superviseAggregator } from './aggregator-process.js';
+import { StartupError } from './errors.js';
+
+/**
+ * Validate the aggregator's variables, open the store once (so a bad PROMETHEUS_MULTIPROC_DIR fails here,
+ * with one clear line, rather than in every worker; with PROMETHEUS_METRICS_FRESH_START it also clears the
+ * old values), then fork the aggregator.
+ *
+ * @example
+ * const aggregator = prepareMetrics(process.env, loadConfig(), (code) => shutdown(code));
+ */
+export function prepareMetrics(env: NodeJS.ProcessEnv, config: MetricsConfig, onFatal: (exitCode: number) => void): AggregatorProcess {
+  parseAuthConfig(env); // throws a ConfigError naming the variable, as loadConfig does
+  try {
+    openStore({ dir: config.multiprocDir, fresh: config.freshStart }).close();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartupError(`cannot open the metrics store in PROMETHEUS_MULTIPROC_DIR=${config.multiprocDir}: ${reason}`);
+  }
+  return superviseAggregator(AGGREGATOR_MAIN, onFatal);
+}

@@ -1,0 +1,76 @@
+/**
+ * A cluster worker (the file the primary forks): serves the API on the shared port and drains when the
+ * primary says so or when it receives SIGTERM/SIGINT itself (Ctrl+C reaches the whole process group).
+ */
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { loadConfig } from '@kci-metrics/core';
+import type { RequestHandler } from 'express';
+import type { Middleware } from 'koa';
+import { type BackendConfig, readBackendConfig } from './config.js';
+import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN } from './messages.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+async function handler(config: BackendConfig, metrics: WorkerMetrics | undefined): Promise<RequestListener> {
+  const options = { latencyScale: config.latencyScale };
+  if (config.framework === 'express') {
+    const { createExpressApp } = await import('./express-app.js');
+    return createExpressApp({ ...options, metrics: metrics?.middleware as RequestHandler | undefined });
+  }
+  const { createKoaApp } = await import('./koa-app.js');
+  return createKoaApp({ ...options, metrics: metrics?.middleware as Middleware | undefined }).callback();
+}
+
+function listen(server: Server, config: BackendConfig): void {
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    console.error(`[backend] worker ${process.pid}: cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`);
+    process.exit(1);
+  });
+  server.listen(config.port, config.host, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    process.send?.({ type: LISTENING, port } satisfies ListeningMessage);
+  });
+}
+
+function drainOnRequest(server: Server, config: BackendConfig, metrics: WorkerMetrics | undefined, state: { draining: boolean }): void {
+  const drain = () => {
+    if (state.draining) return;
+    state.draining = true;
+    // close() stops accepting and lets in-flight requests finish; idle keep-alive sockets are closed now and
+    // busy ones after their response (Connection: close below). A stuck request is cut at the timeout.
+    server.close(() => {
+      metrics?.close();
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), config.drainTimeoutMs).unref();
+  };
+  process.on('message', (message) => {
+    if (isMessage(message, SHUTDOWN)) drain();
+  });
+  process.once('SIGTERM', drain);
+  process.once('SIGINT', drain);
+  // The primary is gone (killed with SIGKILL): nobody will replace or stop us, so stop now.
+  process.once('disconnect', drain);
+}
+
+async function main(): Promise<void> {
+  const config = readBackendConfig(); // validated by the primary; cannot fail here
+  const metricsConfig = loadConfig();
+  const metrics = metricsConfig.enabled
+    ? await (await import('./worker-metrics.js')).setupWorkerMetrics(config.framework, metricsConfig)
+    : undefined;
+  const app = await handler(config, metrics);
+  const state = { draining: false };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (state.draining) res.setHeader('Connection', 'close'); // keep-alive clients reconnect to a live worker
+    app(req, res);
+  });
+  drainOnRequest(server, config, metrics, state);
+  listen(server, config);
+}
+
+main().catch((error: unknown) => {
+  console.error(`[backend] worker ${process.pid} failed to start:`, error);
+  process.exit(1);
+});
