@@ -96,15 +96,23 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
 }
 
 /**
- * SQL function kci_add(stored, delta): element-wise sum of two little-endian float64 vectors (histogram
+ * SQL function kci_add(stored, delta): element-wise sum of two float64 vectors in the host's byte order (histogram
  * buckets, sum and count). Runs inside the writer's UPDATE, so applying a delta is one statement.
  */
 function addVectors(stored: unknown, delta: unknown): Buffer | null {
   if (!Buffer.isBuffer(delta)) return Buffer.isBuffer(stored) ? stored : null;
   if (!Buffer.isBuffer(stored) || stored.length !== delta.length) return delta;
-  const out = Buffer.allocUnsafe(delta.length);
-  for (let i = 0; i < delta.length; i += 8) out.writeDoubleLE(stored.readDoubleLE(i) + delta.readDoubleLE(i), i);
-  return out;
+  const n = delta.length >> 3;
+  const out = new Float64Array(n);
+  if ((stored.byteOffset & 7) === 0 && (delta.byteOffset & 7) === 0) {
+    // Typed-array views when aligned (they always are here): half the cost of readDoubleLE per element.
+    const a = new Float64Array(stored.buffer, stored.byteOffset, n);
+    const b = new Float64Array(delta.buffer, delta.byteOffset, n);
+    for (let i = 0; i < n; i++) out[i] = (a[i] as number) + (b[i] as number);
+  } else {
+    for (let i = 0; i < n; i++) out[i] = stored.readDoubleLE(i * 8) + delta.readDoubleLE(i * 8);
+  }
+  return Buffer.from(out.buffer);
 }
 
 /** Clear every stored value (a full restart that starts fresh). Definitions and writers go too. */

@@ -206,17 +206,15 @@ function seriesId(s: Statements, metricId: number, labels: string): number {
 
 /** Element-wise delta; the whole vector when the count went down (a reset); undefined when nothing changed. */
 function vectorDelta(v: Float64Array, last: Float64Array | undefined): Float64Array | undefined {
-  if (!last || last.length !== v.length) return v.some((x) => x !== 0) || !last ? v : undefined;
+  if (!last || last.length !== v.length) return v;
   const n = v.length;
   if ((v[n - 1] as number) < (last[n - 1] as number)) return v;
-  let changed = false;
+  let i = 0;
+  while (i < n && v[i] === last[i]) i++;
+  if (i === n) return undefined; // the common case for idle series: no allocation
   const d = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = (v[i] as number) - (last[i] as number);
-    d[i] = x;
-    if (x !== 0) changed = true;
-  }
-  return changed ? d : undefined;
+  for (; i < n; i++) d[i] = (v[i] as number) - (last[i] as number);
+  return d;
 }
 
 /**
