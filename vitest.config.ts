@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// One run over every package and app, so CI gets a single JSON report (.ci/run).
+// One run over every package and app. Under CI a JSON report is written too, so .ci/run can print the
+// totals of every test that ran.
 export default defineConfig({
   test: {
     projects: ['packages/*', 'apps/*', 'monitoring'],
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci-out/vitest.json' }]] : ['default'],
   },
 });
