@@ -1,0 +1,91 @@
+/**
+ * flush: CPU a worker spends flushing, at S=1000 and S=10000, for the default interval (1000 ms).
+ * Each repetition first changes some series (untimed), then times one store.flush() with
+ * process.cpuUsage() (SQLite runs on the calling thread, so this is the whole cost) and reports it as a
+ * share of one core: CPU ms per flush / interval ms. Scenarios per interval:
+ *   all  - every series changed (worst case: every label set sees traffic every second)
+ *   10%  - a tenth of the series changed (typical)
+ *   none - nothing changed (an idle worker still flushes: heartbeat and change detection)
+ * The first flush of a process (it creates every series row) is reported apart.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countingLogger, loadStore, promClient } from './lib/deps.mjs';
+import { emit, listFromEnv, median, QUICK, round } from './lib/stats.mjs';
+import { defineMetrics, labelSets, touch } from './lib/workload.mjs';
+
+const { openStore } = await loadStore();
+const INTERVAL_MS = 1000; // the documented default (PROMETHEUS_METRICS_FLUSH_INTERVAL_MS unset)
+const SERIES = listFromEnv('BENCH_FLUSH_SERIES') ?? [1000, 10000];
+const SCENARIOS = [
+  { name: 'all', share: 1 },
+  { name: '10%', share: 0.1 },
+  { name: 'none', share: 0 },
+];
+
+for (const series of SERIES) {
+  const dir = mkdtempSync(join(tmpdir(), 'kci-bench-flush-'));
+  try {
+    runSeries(dir, series);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runSeries(dir, series) {
+  const reps = QUICK ? 5 : series >= 10000 ? 9 : 21;
+  const registry = new promClient.Registry();
+  const metrics = defineMetrics(promClient, registry);
+  const sets = labelSets(series);
+  for (let i = 0; i < series; i++) touch(metrics, sets[i], i);
+  const logger = countingLogger();
+  const store = openStore({ dir, flushIntervalMs: INTERVAL_MS, logger });
+  store.attach(registry);
+  // Everything below is synchronous: the store's own timer cannot fire in between and disturb a reading.
+  const first = timedFlush(store);
+  let cursor = 0;
+  for (const scenario of SCENARIOS) {
+    const changed = Math.round(series * scenario.share);
+    const cpu = [];
+    const wall = [];
+    for (let r = -2; r < reps; r++) {
+      // A sliding window of changed series, so consecutive flushes touch different rows.
+      for (let k = 0; k < changed; k++) {
+        const i = (cursor + k) % series;
+        touch(metrics, sets[i], i);
+      }
+      cursor = (cursor + changed) % series;
+      const t = timedFlush(store);
+      if (r >= 0) {
+        cpu.push(t.cpuMs);
+        wall.push(t.wallMs);
+      }
+    }
+    const cpuMs = median(cpu);
+    emit({
+      bench: 'flush',
+      S: series,
+      changed: scenario.name,
+      changedSeries: changed,
+      cpuMsPerFlush: round(cpuMs),
+      wallMsPerFlush: round(median(wall)),
+      intervalMs: INTERVAL_MS,
+      pctOfCore: round((cpuMs / INTERVAL_MS) * 100, 2),
+      reps,
+      firstFlushCpuMs: round(first.cpuMs),
+    });
+  }
+  store.close();
+  if (logger.warnings > 0) throw new Error(`the store reported trouble during the flush benchmark: ${logger.last}`);
+}
+
+function timedFlush(store) {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const ok = store.flush();
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  if (!ok) throw new Error('store.flush() failed during the flush benchmark');
+  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs };
+}

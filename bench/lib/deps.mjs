@@ -1,0 +1,40 @@
+/**
+ * bench/ is not a workspace package, so it borrows the sqlite-store package's dependency graph: prom-client
+ * and the store are resolved exactly as the store itself would resolve them (one prom-client instance).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+const require = createRequire(new URL('../../packages/sqlite-store/package.json', import.meta.url));
+
+/** prom-client (CommonJS), the copy the store is built against. */
+export const promClient = require('prom-client');
+
+/**
+ * The built @kci-metrics/sqlite-store (dist/). Fails with a clear message when it was not built.
+ *
+ * @example
+ * const { openStore } = await loadStore();
+ */
+export async function loadStore() {
+  const entry = require.resolve('@kci-metrics/sqlite-store');
+  if (!existsSync(entry)) {
+    throw new Error(`${entry} is missing: build first (pnpm turbo run build --filter=@kci-metrics/sqlite-store...)`);
+  }
+  return import(pathToFileURL(entry).href);
+}
+
+/** A store logger that stays quiet (stdout carries JSON lines) but keeps count of what it would have said. */
+export function countingLogger() {
+  const logger = {
+    warnings: 0,
+    last: '',
+    warn(message) {
+      logger.warnings++;
+      logger.last = message;
+    },
+    info() {},
+  };
+  return logger;
+}
