@@ -15,19 +15,15 @@ afterEach(async () => {
 
 /** A real server whose every exchange is watched; resolves the outcome of the next request. */
 async function serve(handler: Handler) {
-  const outcomes: ResponseOutcome[] = [];
-  let notify: () => void = () => {};
+  let notify: (outcome: ResponseOutcome) => void = () => {};
   server = createServer((req, res) => {
-    onResponseDone(req, res, { requestSizes: true, responseSizes: true }, (o) => {
-      outcomes.push(o);
-      notify();
-    });
+    onResponseDone(req, res, { requestSizes: true, responseSizes: true }, (outcome) => notify(outcome));
     handler(req, res);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const next = () => new Promise<ResponseOutcome>((r) => (notify = () => r(outcomes.at(-1)!)));
+  const next = () => new Promise<ResponseOutcome>((r) => (notify = r));
   return { base, next };
 }
 
