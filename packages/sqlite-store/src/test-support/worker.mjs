@@ -1,0 +1,64 @@
+// A worker process as the tests drive it: a prom-client registry attached to the store (the built
+// package, as an application uses it), and metric operations sent over the IPC channel.
+//
+// argv[2]: JSON { dir, flushIntervalMs?, defaultMetrics?, script?: ops[], then?: 'end' | 'exit' | 'stay' }
+// Every message { id, op, ... } gets { id, result } or { id, error }. `script` ops run before the
+// `ready` message (one round trip for short-lived writers); `then: 'end'` ends the process naturally
+// after ready (the store's exit hook flushes), `then: 'exit'` calls process.exit().
+// Log lines of the store go to stderr as "WARN ..." / "INFO ...".
+import client from 'prom-client';
+import { openStore } from '../../dist/index.js';
+
+const config = JSON.parse(process.argv[2]);
+const registry = new client.Registry();
+if (config.defaultMetrics) client.collectDefaultMetrics({ register: registry });
+const logger = {
+  warn: (m) => process.stderr.write(`WARN ${m}\n`),
+  info: (m) => process.stderr.write(`INFO ${m}\n`),
+};
+const store = openStore({ dir: config.dir, flushIntervalMs: config.flushIntervalMs ?? 3_600_000, logger });
+store.attach(registry);
+
+const kinds = { counter: client.Counter, gauge: client.Gauge, histogram: client.Histogram, summary: client.Summary };
+const metric = (name) => {
+  const m = registry.getSingleMetric(name);
+  if (!m) throw new Error(`no metric ${name}`);
+  return m;
+};
+
+const ops = {
+  define: ({ kind, config: cfg }) => void new kinds[kind]({ ...cfg, registers: [registry] }),
+  inc: ({ name, labels = {}, value = 1 }) => void metric(name).inc(labels, value),
+  dec: ({ name, labels = {}, value = 1 }) => void metric(name).dec(labels, value),
+  set: ({ name, labels = {}, value }) => void metric(name).set(labels, value),
+  observe: ({ name, labels = {}, value }) => void metric(name).observe(labels, value),
+  remove: ({ name, labels }) => void metric(name).remove(labels),
+  flush: () => store.flush(),
+  // What prom-client holds right now, without running collect() (which would change the values):
+  // the tests compare it with what the store merged from this process's last flush.
+  peek: ({ name }) => Object.values(metric(name).hashMap).map((e) => ({ labels: e.labels, value: e.value })),
+  exit: ({ code = 0 }) => process.exit(code),
+  end: () => process.disconnect(),
+};
+
+const run = (msg) => {
+  const fn = ops[msg.op];
+  if (!fn) throw new Error(`unknown op ${msg.op}`);
+  return fn(msg);
+};
+
+process.on('message', (msg) => {
+  let reply;
+  try {
+    reply = { id: msg.id, result: run(msg) };
+  } catch (err) {
+    reply = { id: msg.id, error: String(err?.stack ?? err) };
+  }
+  if (process.connected) process.send(reply);
+});
+
+const results = (config.script ?? []).map(run);
+process.send({ ready: true, pid: process.pid, results }, () => {
+  if (config.then === 'end') process.disconnect();
+  else if (config.then === 'exit') process.exit(0);
+});
