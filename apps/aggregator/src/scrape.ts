@@ -66,7 +66,8 @@ export class Scraper {
       return { ok: false, status: 500, message: 'internal error while reading the metrics store (see the aggregator log)' };
     }
     this.watch.succeeded(health);
-    const durationSeconds = (performance.now() - startedAt) / 1000;
+    // Microsecond resolution is plenty, and keeps the sample free of float noise like 0.0009955199999994876.
+    const durationSeconds = Math.round((performance.now() - startedAt) * 1000) / 1e6;
     const own = renderSelfMetrics(health, { durationSeconds, readFailures: this.watch.readFailures }, format);
     return { ok: true, exposition: new Exposition(format, Buffer.from(join(text, own, format), 'utf8')) };
   }

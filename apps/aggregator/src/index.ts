@@ -1,0 +1,19 @@
+import { fileURLToPath } from 'node:url';
+
+export type { AuthConfig } from './auth.js';
+export { parseAuthConfig } from './auth.js';
+export { chooseFormat, acceptsGzip } from './negotiate.js';
+export type { AggregatorServerOptions, AggregatorTimeouts } from './server.js';
+export { createAggregatorServer } from './server.js';
+export type { AggregatorLogger } from './store-watch.js';
+
+/**
+ * Absolute path of the aggregator's entry point (dist/main.js), for a process manager or cluster primary that
+ * runs the aggregator as a child process. It reads the same environment variables as `pnpm start`.
+ *
+ * @example
+ * import { fork } from 'node:child_process';
+ * import { AGGREGATOR_MAIN } from 'aggregator';
+ * const aggregator = fork(AGGREGATOR_MAIN, [], { env: process.env });
+ */
+export const AGGREGATOR_MAIN: string = fileURLToPath(new URL('./main.js', import.meta.url));
