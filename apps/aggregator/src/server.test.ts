@@ -3,6 +3,7 @@ import { StoreError } from '@kci-metrics/core';
 import { type MetricsStore, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '@kci-metrics/sqlite-store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, type RunningServer, startServer } from './test-support/http.js';
+import { openMetricsProblems } from './test-support/openmetrics.js';
 import { promtoolCheck, skipPromtool } from './test-support/promtool.js';
 import { StoreFixture } from './test-support/store.js';
 
@@ -58,6 +59,7 @@ describe('the exposition', () => {
     expect(ours).toContain('# TYPE kci_metrics_store_folded_writers counter\n');
     expect(ours).toContain('\nkci_metrics_store_folded_writers_total 0\n');
     expect(ours).toContain('\nkci_metrics_store_conflicts 0\n');
+    expect(openMetricsProblems(answer.text)).toEqual([]);
   });
 
   it('gzips when the scraper accepts it, and the body decompresses to the same exposition', async () => {
@@ -81,7 +83,7 @@ describe('the exposition', () => {
     expect(head.body.length).toBe(0);
   });
 
-  it.skipIf(skipPromtool)('passes promtool check metrics (parse and lint), conflicts and all', async () => {
+  it.skipIf(skipPromtool)('passes promtool check metrics (parse and lint) and a strict OpenMetrics check, conflicts and all', async () => {
     const { port, store } = await serve();
     const conflicting = await store.spawnWriter({ type: 'gauge', name: 'jobs_total', stay: true });
     try {
@@ -90,6 +92,9 @@ describe('the exposition', () => {
       const { status, output } = promtoolCheck(text);
       expect(output).toBe('');
       expect(status).toBe(0);
+      const openMetrics = (await get(port, '/metrics/', { headers: { Accept: OPENMETRICS_ACCEPT } })).text;
+      expect(openMetrics).toContain('kci_metrics_store_conflict_info{metric="jobs_total"} 1\n');
+      expect(openMetricsProblems(openMetrics)).toEqual([]);
     } finally {
       conflicting.child.kill('SIGTERM');
       await conflicting.exited;
