@@ -37,6 +37,13 @@ const ops = {
   // What prom-client holds right now, without running collect() (which would change the values):
   // the tests compare it with what the store merged from this process's last flush.
   peek: ({ name }) => Object.values(metric(name).hashMap).map((e) => ({ labels: e.labels, value: e.value })),
+  // An application's own signal handler that shuts down with process.exit().
+  handle: ({ signal, code = 0 }) => void process.on(signal, () => process.exit(code)),
+  // A crash: an exception nobody catches.
+  crash: () =>
+    void setImmediate(() => {
+      throw new Error('boom');
+    }),
   exit: ({ code = 0 }) => process.exit(code),
   end: () => process.disconnect(),
 };
