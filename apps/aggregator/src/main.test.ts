@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get } from './test-support/http.js';
 import { assertBuilt, freePort, MAIN, runMain } from './test-support/process.js';
+import { StoreFixture } from './test-support/store.js';
 
 // The real program as a child process: environment errors, exit codes, start-up line and shutdown.
 const dir = mkdtempSync(join(tmpdir(), 'aggregator-main-'));
@@ -73,6 +74,53 @@ describe('running', () => {
       );
     } finally {
       blocker.close();
+    }
+  });
+
+  it('exits 1 naming the directory when the store directory is unsafe (world-writable, no sticky bit)', async () => {
+    const unsafe = join(dir, 'open-to-all');
+    mkdirSync(unsafe);
+    chmodSync(unsafe, 0o777);
+    const child = runMain({ ...base(await freePort()), PROMETHEUS_MULTIPROC_DIR: unsafe });
+    expect(await child.exited).toBe(1);
+    expect(child.stderr()).toMatch(new RegExp(`^aggregator: cannot open the metrics store in ${unsafe}: .*STORE_UNSAFE_DIR.*writable by every user`));
+    expect(child.stderr().split('\n')).toHaveLength(2);
+  });
+
+  it('can be killed and restarted during scrapes: the worker keeps running and totals never go down', async () => {
+    const fixture = new StoreFixture();
+    const worker = await fixture.spawnWriter({ tickMs: 2, flushIntervalMs: 20, stay: true });
+    const port = await freePort();
+    const env = { ...base(port), PROMETHEUS_MULTIPROC_DIR: fixture.dir };
+    const total = (text: string) => Number(/^worker_jobs_total (\d+)$/m.exec(text)?.[1]);
+    try {
+      let last = 0;
+      for (let round = 0; round < 3; round++) {
+        const aggregator = runMain(env);
+        await aggregator.waitFor('listening');
+        const first = await get(port);
+        expect(first.status).toBe(200);
+        expect(total(first.text)).toBeGreaterThanOrEqual(last);
+        last = total(first.text);
+        // SIGKILL while scrapes are in flight: they fail, nothing else may.
+        const inFlight = Array.from({ length: 5 }, () => get(port).catch(() => undefined));
+        aggregator.process.kill('SIGKILL');
+        await Promise.all(inFlight);
+        expect(await aggregator.exited).toBe('SIGKILL');
+      }
+      expect(worker.child.exitCode).toBeNull();
+      const again = runMain(env);
+      await again.waitFor('listening');
+      const final = await get(port);
+      expect(final.status).toBe(200);
+      expect(total(final.text)).toBeGreaterThanOrEqual(last);
+      expect(final.text).toContain('kci_metrics_store_writers{state="live"} 2\n');
+      again.process.kill('SIGTERM');
+      expect(await again.exited).toBe(0);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      fixture.close();
     }
   });
 

@@ -7,6 +7,16 @@ import { type MetricsStore, openStore } from '@kci-metrics/sqlite-store';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const WRITER = fileURLToPath(new URL('./writer.mjs', import.meta.url));
+/** What the writer fixture (writer.mjs) records; see its header. */
+export interface WriterSpec {
+  type?: 'counter' | 'gauge';
+  name?: string;
+  value?: number;
+  stay?: boolean;
+  tickMs?: number;
+  flushIntervalMs?: number;
+}
+
 const silent = { warn: () => {}, info: () => {} };
 
 /**
@@ -54,7 +64,7 @@ export class StoreFixture {
   }
 
   /** Run the writer fixture as a separate worker process; resolves once it has flushed. */
-  async spawnWriter(spec: { type?: 'counter' | 'gauge'; name?: string; value?: number; stay?: boolean }) {
+  async spawnWriter(spec: WriterSpec) {
     const child = spawn(process.execPath, [WRITER, this.dir, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     let out = '';
