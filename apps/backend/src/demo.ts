@@ -19,7 +19,7 @@ function banner({ backend, metrics, port }: ReadyInfo): void {
     metrics.enabled
       ? `  Metrics    http://localhost:${metrics.port}/metrics/   (store: ${metrics.multiprocDir})`
       : '  Metrics    disabled (PROMETHEUS_METRICS_ENABLED=false)',
-    `  Traffic    pnpm --filter backend traffic${port === 8000 ? '' : ` --target ${api}`}   (2000 requests over ~40 s, then stops)`,
+    `  Traffic    pnpm --filter backend traffic${port === 8000 ? '' : ` --target http://127.0.0.1:${port}`}   (2000 requests over ~40 s, then stops)`,
     '  Stop       Ctrl+C   (drains in-flight requests and flushes the metrics)',
     '',
   ];

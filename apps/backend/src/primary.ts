@@ -103,11 +103,15 @@ class Primary {
   private onExit(slot: Slot, worker: Worker, how: string): void {
     const wasListening = slot.worker === worker && slot.listening;
     if (slot.worker === worker) slot.worker = undefined;
-    if (this.shuttingDown) return this.finishIfDrained();
+    if (this.shuttingDown) {
+      this.finishIfDrained();
+      return;
+    }
     if (!this.ready && !wasListening) {
       // A worker that cannot even start (port in use, broken build) would crash-loop forever: stop instead.
       console.error(`[backend] worker ${slot.id} exited during start-up (${how}); stopping`);
-      return this.shutdown(1);
+      this.shutdown(1);
+      return;
     }
     const delay = slot.backoff.crashed();
     console.error(`[backend] worker ${slot.id} (pid ${worker.process.pid}) exited (${how}); replacing it in ${delay} ms`);

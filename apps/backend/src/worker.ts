@@ -36,13 +36,15 @@ function drainOnRequest(server: Server, config: BackendConfig, metrics: WorkerMe
   const drain = () => {
     if (state.draining) return;
     state.draining = true;
-    // close() stops accepting and lets in-flight requests finish; idle keep-alive sockets are closed now and
-    // busy ones after their response (Connection: close below). A stuck request is cut at the timeout.
+    // close() stops accepting and lets in-flight requests finish. Keep-alive sockets would keep it open:
+    // idle ones are closed now and, as their responses end, every 50 ms (Node adds a 1 s buffer to any
+    // keep-alive timeout, too slow here). A stuck request is cut at the drain timeout.
     server.close(() => {
       metrics?.close();
       process.exit(0);
     });
     server.closeIdleConnections();
+    setInterval(() => server.closeIdleConnections(), 50).unref();
     setTimeout(() => server.closeAllConnections(), config.drainTimeoutMs).unref();
   };
   process.on('message', (message) => {
