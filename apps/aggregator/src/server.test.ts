@@ -211,6 +211,29 @@ describe('store health', () => {
     expect(running.logger.count(/^info metrics store readable again/)).toBe(1);
   });
 
+  it('keeps serving while another process holds the write lock; values recorded meanwhile arrive once', async () => {
+    const { port, store, running } = await serve();
+    const lock = await store.lock();
+    try {
+      store.jobs.labels('during the lock').inc(4);
+      expect(store.writer.flush()).toBe(false); // the worker gives up within 50 ms and keeps its values
+      // WAL readers do not wait for writers: scrapes go on, with the values stored before the lock.
+      const during = await get(port);
+      expect(during.status).toBe(200);
+      expect(during.text).toContain('jobs_total{queue="a \\"quoted\\"\\nqueue"} 3\n');
+      expect(during.text).not.toContain('during the lock');
+    } finally {
+      await lock.release();
+    }
+    store.flush();
+    store.flush();
+    const after = await get(port);
+    expect(after.text).toContain('jobs_total{queue="during the lock"} 4\n');
+    expect(sample(after.text, 'kci_metrics_store_flush_failures_total')).toBe(1);
+    expect(sample(after.text, 'kci_metrics_store_read_failures_total')).toBe(0);
+    expect(running.logger.lines).toEqual([]);
+  });
+
   it('answers 500 without details when reading fails for an unexpected reason', async () => {
     let failure: Error | undefined = new TypeError('boom at /secret/internal/path.js:12');
     const { port, running } = await serve((store) => ({

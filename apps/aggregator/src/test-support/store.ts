@@ -7,6 +7,7 @@ import { type MetricsStore, openStore } from '@kci-metrics/sqlite-store';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const WRITER = fileURLToPath(new URL('./writer.mjs', import.meta.url));
+const LOCKER = fileURLToPath(new URL('./locker.mjs', import.meta.url));
 /** What the writer fixture (writer.mjs) records; see its header. */
 export interface WriterSpec {
   type?: 'counter' | 'gauge';
@@ -80,6 +81,22 @@ export class StoreFixture {
       void exited.then((code) => (out.includes('ready') ? resolve() : reject(new Error(`writer exited ${code}: ${err}`))));
     });
     return { child, exited };
+  }
+
+  /** Another process holds the write lock on the database; resolves once it does. `release()` ends it. */
+  async lock(): Promise<{ release: () => Promise<void> }> {
+    const child = spawn(process.execPath, [LOCKER, this.dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+      void exited.then(() => reject(new Error('the locker exited before taking the lock')));
+    });
+    return {
+      release: async () => {
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
   }
 
   close(): void {
