@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url';
 
 export type { AuthConfig } from './auth.js';
 export { parseAuthConfig } from './auth.js';
-export { chooseFormat, acceptsGzip } from './negotiate.js';
 export type { AggregatorServerOptions, AggregatorTimeouts } from './server.js';
 export { createAggregatorServer } from './server.js';
 export type { AggregatorLogger } from './store-watch.js';

@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreFixture } from './test-support/store.js';
 import { get, type RunningServer, raw, startServer } from './test-support/http.js';
@@ -79,6 +80,31 @@ describe('slow and oversized clients', () => {
     const withBody = await raw(running.port, ['GET /metrics/ HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\nabc']);
     expect(statusLine(withBody)).toBe('HTTP/1.1 200 OK');
     expect(withBody).toContain('jobs_total{queue=');
+  });
+});
+
+describe('connection floods', () => {
+  it('refuses connections beyond maxConnections, and serves again once they are gone', async () => {
+    const small = await startServer({ store: fixture.reader, maxConnections: 3 });
+    try {
+      const idle = await Promise.all(
+        Array.from({ length: 3 }, () => new Promise<Socket>((resolve) => {
+          const socket = connect(small.port, '127.0.0.1', () => resolve(socket));
+        })),
+      );
+      // The fourth is closed at once, without an answer.
+      expect(await raw(small.port, ['GET /metrics/ HTTP/1.1\r\nHost: x\r\n\r\n'])).toBe('');
+      for (const socket of idle) socket.destroy();
+      // The server learns of the closes asynchronously; ask until it has.
+      let response = '';
+      for (let attempt = 0; attempt < 40 && response === ''; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        response = await raw(small.port, ['GET /metrics/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+      }
+      expect(statusLine(response)).toBe('HTTP/1.1 200 OK');
+    } finally {
+      await small.close();
+    }
   });
 });
 
