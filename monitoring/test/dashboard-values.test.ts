@@ -1,6 +1,6 @@
 /**
  * The dashboard's cumulative panels evaluated by a real Prometheus that scrapes two "hosts" serving a known
- * exposition through the repository's prometheus.yml (targets and intervals rewritten). The end-to-end test
+ * exposition through the repository's prometheus.yml (targets, via file_sd, and intervals rewritten). The end-to-end test
  * with the demo backend does the same with real traffic; this one pins the arithmetic of the queries.
  */
 import { createServer, type Server } from 'node:http';
@@ -9,7 +9,7 @@ import { HTTP_DURATION_BUCKETS, HTTP_DURATION_NAME, UNMATCHED_ROUTE } from '@kci
 import { Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryOrSkip } from './support/binaries.js';
-import { testPrometheusConfig } from './support/config.js';
+import { fileSdTargets, testPrometheusConfig } from './support/config.js';
 import { loadDashboard, type Panel, substituteVariables } from './support/dashboard.js';
 import { type RunningPrometheus, type Sample, startPrometheus } from './support/prometheus.js';
 
@@ -70,7 +70,10 @@ describe.skipIf(!prometheus)('dashboard values over two scraped hosts', () => {
   beforeAll(async () => {
     servers = await Promise.all([serveExposition(HOST_A), serveExposition(HOST_B)]);
     const targets = servers.map((s) => `127.0.0.1:${(s.address() as AddressInfo).port}`);
-    prom = await startPrometheus(testPrometheusConfig({ targets }));
+    // The hosts come through file-based service discovery, written once Prometheus runs (as a fleet grows).
+    const { config, files } = testPrometheusConfig({ fileSd: 'targets.json' });
+    prom = await startPrometheus({ config, files: { ...files, 'targets.json': fileSdTargets([]) } });
+    await prom.writeFile('targets.json', fileSdTargets([{ targets }]));
     // Prometheus hands new targets to the scrapers at most every 5 s, so the first scrape takes that long.
     await prom.waitForTargets(2);
   });
