@@ -1,8 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+// Debian's python3-prometheus-client lives in the system Python.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const PARSE = [
+  'import sys',
+  'from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse',
+  'list(parse(sys.stdin.read()))',
+].join('\n');
+
+/**
+ * What the Python client's OpenMetrics parser (a second, independent opinion) rejects; `[]` when it accepts the
+ * text or is not installed.
+ */
+export function pythonOpenMetricsProblems(text: string): string[] {
+  const probe = spawnSync(PYTHON, ['-c', 'import prometheus_client.openmetrics.parser'], { stdio: 'ignore' });
+  if (probe.status !== 0) return [];
+  const result = spawnSync(PYTHON, ['-c', PARSE], { input: text, encoding: 'utf8', timeout: 20_000 });
+  if (result.status === 0) return [];
+  return [`python OpenMetrics parser: ${result.stderr.trim().split('\n').at(-1) ?? result.error?.message}`];
+}
+
 /**
  * A strict check of an OpenMetrics 1.0 text exposition (promtool 2.42 only reads the Prometheus text format).
  * Returns the problems found, one line each; an empty list means the exposition is valid as far as checked:
  * line syntax, label escaping, metadata before samples, one block per family, sample names allowed for the
- * family's type, counter families without `_total`, UNIT matching the name's suffix, one `# EOF` at the end.
+ * family's type, counter families without `_total`, UNIT matching the name's suffix, one `# EOF` at the end;
+ * plus the Python client's parser when it is installed.
  */
 export function openMetricsProblems(text: string): string[] {
   const problems: string[] = [];
@@ -51,5 +75,5 @@ export function openMetricsProblems(text: string): string[] {
     const allowed = (suffixes[family.type] ?? ['']).map((suffix) => family?.name + suffix);
     if (!allowed.includes(metric)) problems.push(`${where}: sample ${metric} does not belong to ${family.type} ${family.name}`);
   });
-  return problems;
+  return [...problems, ...pythonOpenMetricsProblems(text)];
 }
