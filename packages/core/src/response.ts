@@ -18,8 +18,8 @@ export interface ResponseWatchOptions {
 }
 
 /**
- * Call `done` exactly once, when the response is over: when its last byte is handed to the OS
- * ('finish'), or when the connection closes before that ('close'). Ending on these events rather than
+ * Call `done` exactly once, when the response is over: Node emits 'close' on every response, right after
+ * 'finish' (last byte handed to the OS) or when the connection closes first. Ending there rather than
  * when the handler returns is what makes durations cover streamed bodies (issue #4). The Koa and
  * Express adapters share it so both report the same status for the same exchange.
  * `done` runs inside a try/catch: metrics must never take the web app down.
@@ -40,8 +40,6 @@ export function onResponseDone(
   const settle = () => {
     if (settled) return;
     settled = true;
-    res.off('finish', settle);
-    res.off('close', settle);
     const statusCode = outcomeStatus(res);
     const outcome: ResponseOutcome = { statusCode };
     if (requestBytes) outcome.requestBytes = requestBytes();
@@ -52,11 +50,8 @@ export function onResponseDone(
       // a failing metric must not become an 'uncaughtException' in the web app
     }
   };
-  if (res.writableFinished || res.destroyed) process.nextTick(settle);
-  else {
-    res.once('finish', settle);
-    res.once('close', settle);
-  }
+  if (res.destroyed) process.nextTick(settle); // already over: 'close' has been emitted
+  else res.once('close', settle);
 }
 
 function outcomeStatus(res: ServerResponse): number {
