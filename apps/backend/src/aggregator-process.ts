@@ -11,6 +11,11 @@ const CONFIG_EXIT_CODE = 2;
 const STOP_GRACE_MS = 5_000;
 
 export interface AggregatorProcess {
+  /**
+   * No more restarts from now on; the running child keeps serving until `stop()`. Ctrl+C signals the whole
+   * process group, so the child may stop by itself while the workers still drain: it must stay stopped.
+   */
+  beginShutdown(): void;
   /** SIGTERM, then SIGKILL after a grace period; resolves when the child is gone. */
   stop(): Promise<void>;
 }
@@ -49,6 +54,10 @@ export function superviseAggregator(mainPath: string, onFatal: (exitCode: number
   spawn();
 
   return {
+    beginShutdown() {
+      stopping = true;
+      clearTimeout(restartTimer);
+    },
     stop() {
       stopping = true;
       clearTimeout(restartTimer);

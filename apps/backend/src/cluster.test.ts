@@ -123,6 +123,32 @@ describe.each<[Framework, 'demo' | 'main', number, boolean]>([
   });
 });
 
+describe('Ctrl+C (SIGINT to the whole process group)', () => {
+  it('stops primary, workers and aggregator once, exits 0, and keeps every response counted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kci-backend-'));
+    const metricsPort = await freePort();
+    const env = cleanEnv({ PROMETHEUS_METRICS_PORT: String(metricsPort), PROMETHEUS_MULTIPROC_DIR: dir, BACKEND_LATENCY_SCALE: '0' });
+    const backend = await startBackend('demo', env, { detached: true });
+    try {
+      await waitForAggregator(metricsPort);
+      const expected = new Map<string, number>();
+      await sendBatch(backend.port, 'interrupt', expected);
+      backend.interrupt();
+      expect(await backend.exit()).toEqual({ code: 0, signal: null });
+      expect(backend.output).not.toMatch(/replacing|restarting/); // nothing was restarted while stopping
+      const store = openStore({ dir });
+      try {
+        expect(requestCounts(await store.metrics())).toEqual(expected);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await backend.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('metrics off (dist/demo.js with PROMETHEUS_METRICS_ENABLED=false)', () => {
   it('serves requests, and nothing answers on the metrics port', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kci-backend-'));

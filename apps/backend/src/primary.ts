@@ -124,6 +124,7 @@ class Primary {
     this.shuttingDown = true;
     this.exitCode = exitCode;
     console.log(`[backend] draining ${this.slots.filter((s) => s.worker).length} workers`);
+    this.aggregator?.beginShutdown();
     for (const slot of this.slots) clearTimeout(slot.restart);
     this.killTimer = setTimeout(() => {
       this.forced = true;

@@ -43,8 +43,9 @@ export class BackendProcess {
   private out = '';
   private readonly exited: Promise<Exit>;
 
-  constructor(entry: Entry, env: NodeJS.ProcessEnv, args: string[] = []) {
-    this.child = spawn(process.execPath, [entryPath(entry), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `detached` puts it in its own process group, which `interrupt()` signals like Ctrl+C in a terminal. */
+  constructor(entry: Entry, env: NodeJS.ProcessEnv, args: string[] = [], options: { detached?: boolean } = {}) {
+    this.child = spawn(process.execPath, [entryPath(entry), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached === true });
     this.child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.out += d.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -78,6 +79,11 @@ export class BackendProcess {
     }
   }
 
+  /** SIGINT to the whole process group (primary, workers, aggregator), as Ctrl+C does. Needs `detached`. */
+  interrupt(): void {
+    process.kill(-(this.child.pid as number), 'SIGINT');
+  }
+
   exit(): Promise<Exit> {
     return this.exited;
   }
@@ -93,8 +99,8 @@ export class BackendProcess {
 }
 
 /** Start a backend and wait until every worker listens (the primary's ready line). */
-export async function startBackend(entry: Entry, env: NodeJS.ProcessEnv): Promise<BackendProcess> {
-  const backend = new BackendProcess(entry, env);
+export async function startBackend(entry: Entry, env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}): Promise<BackendProcess> {
+  const backend = new BackendProcess(entry, env, [], options);
   await backend.waitFor(/workers listening on http|KernelCI Dashboard API mirror: /);
   return backend;
 }

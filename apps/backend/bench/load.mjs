@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+/**
+ * Load benchmark of the demo backend (issue #4, part 3): autocannon on loopback against two demos started
+ * side by side, one with metrics on and one with metrics off, same worker count, loaded in alternating
+ * rounds (off/on, then on/off, ...) so that drift on the machine hits both alike.
+ *
+ * Prints JSON lines: one per run, then a summary with requests/s on and off, their ratio (target >= 0.97),
+ * and the sum of http_request_duration_seconds_count over all routes scraped from the aggregator after
+ * the load and one flush interval, next to the number of responses autocannon counted (must be equal).
+ *
+ *   node apps/backend/bench/load.mjs        (after `pnpm turbo run build --filter=backend...`)
+ *
+ * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_ROUNDS (default 4),
+ * BENCH_REQUESTS (per run, default 20000), BENCH_CONNECTIONS (default 32), BENCH_FRAMEWORK (koa|express).
+ * Exit code 1 when the counts differ or a request failed; the throughput ratio is reported, not enforced.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+if (!existsSync(join(DIST, 'demo.js'))) {
+  console.error(`${DIST}demo.js is missing: build first (pnpm turbo run build --filter=backend...)`);
+  process.exit(1);
+}
+const { trafficPlan } = await import(join(DIST, 'traffic-plan.js'));
+
+const int = (name, fallback) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`Invalid ${name} "${raw}": expected a positive integer`);
+  return Number(raw);
+};
+const WORKERS = int('BENCH_WORKERS', 2);
+const ROUNDS = int('BENCH_ROUNDS', 4);
+const REQUESTS = int('BENCH_REQUESTS', 20_000);
+const CONNECTIONS = int('BENCH_CONNECTIONS', 32);
+const WARMUP = Math.min(REQUESTS, 3_000);
+const FRAMEWORK = process.env.BENCH_FRAMEWORK || 'koa';
+const FLUSH_MS = 1000;
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Start dist/demo.js and resolve when its workers listen. */
+async function startDemo(label, env) {
+  const child = spawn(process.execPath, [join(DIST, 'demo.js')], {
+    env: { ...process.env, BACKEND_HOST: '127.0.0.1', BACKEND_PORT: '0', WEB_CONCURRENCY: String(WORKERS), BACKEND_FRAMEWORK: FRAMEWORK, BACKEND_LATENCY_SCALE: '0', PROMETHEUS_METRICS_HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 20_000;
+  while (!/KernelCI Dashboard API mirror/.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${label} demo did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const port = Number(/listening on port (\d+)/.exec(output)[1]);
+  return { label, port, child, exited, output: () => output };
+}
+
+// A realistic mix: every route, POST bodies, unknown URLs, `missing` and `error` ids (see traffic-plan).
+const plan = trafficPlan('bench');
+const mix = Array.from({ length: 400 }, () => plan.next().value).map((r) => ({
+  method: r.method,
+  path: r.url,
+  ...(r.body ? { body: r.body, headers: { 'content-type': 'application/json' } } : {}),
+}));
+
+/** One autocannon run of `amount` requests; requests/s from the first request to the last response. */
+async function load(demo, amount) {
+  let last = 0;
+  const started = performance.now();
+  const instance = autocannon({ url: `http://127.0.0.1:${demo.port}`, connections: CONNECTIONS, amount, requests: mix });
+  instance.on('response', () => (last = performance.now()));
+  const result = await instance;
+  const responses = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
+  return { responses, errors: result.errors, timeouts: result.timeouts, rps: responses / ((last - started) / 1000) };
+}
+
+async function scrapeTotal(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics/`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('http_request_duration_seconds_count{')) sum += Number(line.slice(line.lastIndexOf('}') + 1));
+  }
+  return sum;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const print = (obj) => console.log(JSON.stringify(obj));
+
+const dir = mkdtempSync(join(tmpdir(), 'kci-bench-'));
+const metricsPort = await freePort();
+const off = await startDemo('off', { PROMETHEUS_METRICS_ENABLED: 'false' });
+const on = await startDemo('on', {
+  PROMETHEUS_METRICS_ENABLED: 'true',
+  PROMETHEUS_METRICS_PORT: String(metricsPort),
+  PROMETHEUS_MULTIPROC_DIR: dir,
+  PROMETHEUS_METRICS_FRESH_START: 'true',
+  PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: String(FLUSH_MS),
+});
+let exitCode = 0;
+try {
+  const counted = { on: 0, off: 0 };
+  const failures = { on: 0, off: 0 };
+  const rps = { on: [], off: [] };
+  for (const demo of [off, on]) {
+    const r = await load(demo, WARMUP);
+    counted[demo.label] += r.responses;
+    failures[demo.label] += r.errors;
+  }
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const demo of round % 2 ? [off, on] : [on, off]) {
+      const r = await load(demo, REQUESTS);
+      counted[demo.label] += r.responses;
+      failures[demo.label] += r.errors;
+      rps[demo.label].push(r.rps);
+      print({ round, metrics: demo.label, requests: r.responses, errors: r.errors, timeouts: r.timeouts, rps: Math.round(r.rps) });
+    }
+  }
+  // Every worker flushes once per interval: after two intervals the store holds every response.
+  await new Promise((r) => setTimeout(r, 2 * FLUSH_MS + 200));
+  const recorded = await scrapeTotal(metricsPort);
+  const ratio = median(rps.on) / median(rps.off);
+  const summary = {
+    framework: FRAMEWORK,
+    workers: WORKERS,
+    connections: CONNECTIONS,
+    rounds: ROUNDS,
+    requests_per_run: REQUESTS,
+    rps_off: Math.round(median(rps.off)),
+    rps_on: Math.round(median(rps.on)),
+    ratio: Number(ratio.toFixed(3)),
+    ratio_target: 0.97,
+    ratio_ok: ratio >= 0.97,
+    responses_counted_on: counted.on,
+    http_request_duration_seconds_count_sum: recorded,
+    counts_equal: recorded === counted.on,
+    request_errors: failures.on + failures.off,
+  };
+  print(summary);
+  if (!summary.counts_equal || summary.request_errors > 0) exitCode = 1;
+} finally {
+  for (const demo of [off, on]) demo.child.kill('SIGTERM');
+  const codes = await Promise.all([off.exited, on.exited]);
+  if (codes.some((c) => c !== 0)) {
+    console.error(`a demo did not stop cleanly (exit codes ${codes}):\n${off.output()}\n${on.output()}`);
+    exitCode = 1;
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(exitCode);
