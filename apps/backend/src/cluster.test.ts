@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openStore } from '@kci-metrics/sqlite-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Framework } from './config.js';
@@ -150,15 +151,20 @@ describe('Ctrl+C (SIGINT to the whole process group)', () => {
 });
 
 describe('metrics off (dist/demo.js with PROMETHEUS_METRICS_ENABLED=false)', () => {
-  it('serves requests, and nothing answers on the metrics port', async () => {
+  it('serves requests, loads no metrics code in the workers, and nothing answers on the metrics port', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kci-backend-'));
     const metricsPort = await freePort();
+    const trace = fileURLToPath(new URL('./test-support/trace-imports.mjs', import.meta.url));
     const backend = await startBackend(
       'demo',
-      cleanEnv({ PROMETHEUS_METRICS_ENABLED: 'false', PROMETHEUS_METRICS_PORT: String(metricsPort), PROMETHEUS_MULTIPROC_DIR: dir }),
+      cleanEnv({ PROMETHEUS_METRICS_ENABLED: 'false', PROMETHEUS_METRICS_PORT: String(metricsPort), PROMETHEUS_MULTIPROC_DIR: dir, NODE_OPTIONS: `--import ${trace}` }),
     );
     try {
       expect(backend.output).toContain('Metrics    disabled');
+      // The workers load no metrics code at all (the primary reads the configuration with @kci-metrics/core).
+      const [primaryImport] = backend.output.match(/\[imports\] \d+ .*prom-client.*/) ?? [];
+      expect(primaryImport).toContain(`[imports] ${backend.child.pid} `);
+      for (const pid of backend.workerPids) expect(backend.output).not.toContain(`[imports] ${pid} `);
       const answers = await sendAll(backend.port, batch('off').requests.slice(0, 20));
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics/`)).rejects.toThrow();

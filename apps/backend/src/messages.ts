@@ -11,6 +11,12 @@ export interface ShutdownMessage {
   type: 'kci-backend:shutdown';
 }
 
+/**
+ * The environment variable through which the primary hands its validated configuration to the workers, so
+ * that a worker imports no configuration code (and, with metrics off, no metrics code at all).
+ */
+export const WORKER_CONFIG_ENV = 'KCI_BACKEND_WORKER_CONFIG';
+
 export const LISTENING = 'kci-backend:listening';
 export const SHUTDOWN = 'kci-backend:shutdown';
 

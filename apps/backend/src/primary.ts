@@ -8,7 +8,7 @@ import { loadConfig, type MetricsConfig } from '@kci-metrics/core';
 import type { AggregatorProcess } from './aggregator-process.js';
 import { RestartBackoff } from './backoff.js';
 import { type BackendConfig, readBackendConfig } from './config.js';
-import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN } from './messages.js';
+import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN, WORKER_CONFIG_ENV } from './messages.js';
 
 /** What the primary reports once every worker accepts connections. */
 export interface ReadyInfo {
@@ -82,7 +82,8 @@ class Primary {
     slot.restart = undefined;
     slot.listening = false;
     slot.backoff.started();
-    const worker = cluster.fork({ BACKEND_WORKER_ID: String(slot.id) });
+    const config = JSON.stringify({ backend: this.backend, metrics: this.metrics });
+    const worker = cluster.fork({ BACKEND_WORKER_ID: String(slot.id), [WORKER_CONFIG_ENV]: config });
     slot.worker = worker;
     worker.on('message', (message: unknown) => {
       if (isMessage<ListeningMessage>(message, LISTENING)) this.onListening(slot, worker, message.port);

@@ -3,11 +3,11 @@
  * primary says so or when it receives SIGTERM/SIGINT itself (Ctrl+C reaches the whole process group).
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { loadConfig } from '@kci-metrics/core';
+import type { MetricsConfig } from '@kci-metrics/core';
 import type { RequestHandler } from 'express';
 import type { Middleware } from 'koa';
-import { type BackendConfig, readBackendConfig } from './config.js';
-import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN } from './messages.js';
+import type { BackendConfig } from './config.js';
+import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN, WORKER_CONFIG_ENV } from './messages.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 async function handler(config: BackendConfig, metrics: WorkerMetrics | undefined): Promise<RequestListener> {
@@ -57,8 +57,9 @@ function drainOnRequest(server: Server, config: BackendConfig, metrics: WorkerMe
 }
 
 async function main(): Promise<void> {
-  const config = readBackendConfig(); // validated by the primary; cannot fail here
-  const metricsConfig = loadConfig();
+  const raw = process.env[WORKER_CONFIG_ENV];
+  if (!raw || !process.send) throw new Error('dist/worker.js is started by the cluster primary: run dist/main.js');
+  const { backend: config, metrics: metricsConfig } = JSON.parse(raw) as { backend: BackendConfig; metrics: MetricsConfig };
   const metrics = metricsConfig.enabled
     ? await (await import('./worker-metrics.js')).setupWorkerMetrics(config.framework, metricsConfig)
     : undefined;
