@@ -40,7 +40,10 @@ export function expressMetrics(options: ExpressMetricsOptions = {}): ExpressMetr
       if (!recorder.isExcluded(pathOf(req))) {
         traceRoute(req);
         const timer = recorder.start(req.method);
-        onResponseDone(req, res, sizes, (outcome) => timer.end({ ...outcome, route: routeTemplate(req), ctx: req }));
+        // Listed field by field: an object spread here doubled the cost of recording a request.
+        onResponseDone(req, res, sizes, ({ statusCode, requestBytes, responseBytes }) =>
+          timer.end({ route: routeTemplate(req), statusCode, requestBytes, responseBytes, ctx: req }),
+        );
       }
     } catch {
       // metrics must never fail the request they describe
