@@ -43,8 +43,10 @@ export function collectGarbage(db: Database.Database, s: Statements, now: number
 }
 
 function fold(s: Statements, w: WriterRow): void {
-  const rows = s.writerGauges.all(w.id) as { series_id: number; value: number; updated_at: number; mode: string }[];
+  const rows = s.writerGauges.all(w.id) as { series_id: number; value: number | null; updated_at: number; mode: string }[];
   for (const r of rows) {
+    // NaN (stored as NULL) contributes nothing, as at scrape time; series.value cannot hold it.
+    if (r.value === null) continue;
     const stmt =
       r.mode === 'sum'
         ? s.retireSum
@@ -55,12 +57,12 @@ function fold(s: Statements, w: WriterRow): void {
             : r.mode === 'mostrecent'
               ? s.retireRecent
               : undefined; // all and live* modes forget a dead process's values
-    stmt?.run(r.value, r.updated_at, r.series_id);
+    stmt?.run({ value: r.value, at: r.updated_at, id: r.series_id });
   }
   s.deleteWriterGauges.run(w.id);
   s.deleteWriterDeclarations.run(w.id);
   s.deleteWriterConflicts.run(w.id);
   s.deleteWriter.run(w.id);
-  s.addMeta.run('folded_writers', 1);
-  if (w.flush_failures) s.addMeta.run('flush_failures', w.flush_failures);
+  s.addMeta.run({ key: 'folded_writers', n: 1 });
+  if (w.flush_failures) s.addMeta.run({ key: 'flush_failures', n: w.flush_failures });
 }

@@ -34,19 +34,20 @@ const SQL = {
 
     writerGauges: `SELECT g.series_id, g.value, g.updated_at, m.mode FROM gauges g
       JOIN series s ON s.id = g.series_id JOIN metrics m ON m.id = s.metric_id WHERE g.writer_id = ?`,
-    retireSum: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN ?1 ELSE value + ?1 END,
-      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
-    retireMin: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN ?1 ELSE min(value, ?1) END,
-      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
-    retireMax: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN ?1 ELSE max(value, ?1) END,
-      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
-    retireRecent: `UPDATE series SET value = CASE WHEN retired_at IS NULL OR ?2 >= retired_at THEN ?1 ELSE value END,
-      retired_at = max(coalesce(retired_at, 0), ?2) WHERE id = ?3`,
+    // Named parameters: better-sqlite3 cannot bind numbered ones (?1), which a value used twice would need.
+    retireSum: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN @value ELSE value + @value END,
+      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
+    retireMin: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN @value ELSE min(value, @value) END,
+      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
+    retireMax: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN @value ELSE max(value, @value) END,
+      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
+    retireRecent: `UPDATE series SET value = CASE WHEN retired_at IS NULL OR @at >= retired_at THEN @value ELSE value END,
+      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
     deleteWriterGauges: 'DELETE FROM gauges WHERE writer_id = ?',
     deleteWriterDeclarations: 'DELETE FROM writer_metrics WHERE writer_id = ?',
     deleteWriterConflicts: 'DELETE FROM conflicts WHERE writer_id = ?',
-    addMeta: `INSERT INTO meta (key, value) VALUES (?1, ?2)
-      ON CONFLICT (key) DO UPDATE SET value = coalesce(value, 0) + ?2`,
+    addMeta: `INSERT INTO meta (key, value) VALUES (@key, @n)
+      ON CONFLICT (key) DO UPDATE SET value = coalesce(value, 0) + @n`,
     getMeta: 'SELECT value FROM meta WHERE key = ?',
 
     readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',

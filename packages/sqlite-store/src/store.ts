@@ -76,7 +76,11 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
           throw err;
         }
         commit?.();
-        if (++flushes % GC_EVERY_FLUSHES === 0) collectGarbage(db, s, now);
+        try {
+          if (++flushes % GC_EVERY_FLUSHES === 0) collectGarbage(db, s, now);
+        } catch {
+          // Housekeeping (e.g. busy): the values are committed, so this flush succeeded; folding runs again later.
+        }
       });
       for (const n of notices) log.once(`notice:${n.metric}:${n.message}`, `metric ${n.metric} not stored: ${n.message}`);
       log.success(`metrics store ${path} writable again; pending values written`);
