@@ -30,7 +30,7 @@ const ops = {
   define: ({ kind, config: cfg }) => void new kinds[kind]({ ...cfg, registers: [registry] }),
   inc: ({ name, labels = {}, value = 1 }) => void metric(name).inc(labels, value),
   dec: ({ name, labels = {}, value = 1 }) => void metric(name).dec(labels, value),
-  set: ({ name, labels = {}, value }) => void metric(name).set(labels, value),
+  set: ({ name, labels = {}, value }) => void metric(name).set(labels, Number(value)), // 'NaN' survives JSON
   observe: ({ name, labels = {}, value }) => void metric(name).observe(labels, value),
   remove: ({ name, labels }) => void metric(name).remove(labels),
   flush: () => store.flush(),
