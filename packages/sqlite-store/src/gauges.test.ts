@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MULTIPROCESS_MODES } from '@kci-metrics/core';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.js';
 import { type Child, killAll, killHard, removeTempDirs, startWorker, tempDir } from './test-support/children.js';
@@ -55,6 +56,27 @@ describe('gauges merge by their multiprocessMode', () => {
 
     if (havePromtool()) expect(promtoolProblems(text)).toEqual([]);
     expect(openMetricsProblems(await reader.metrics({ format: 'openmetrics' }))).toEqual([]);
+
+    // A minute later the dead writer is folded: sum/min/max/mostrecent keep its value, `all` forgets it.
+    // (Time passes in the database: its death is dated 61 s back instead of waiting for it.)
+    expect(reader.health()).toMatchObject({ liveWriters: 2, deadWriters: 1, foldedWriters: 0 });
+    const db = new Database(reader.path);
+    db.prepare('UPDATE writers SET dead_at = dead_at - 61000 WHERE dead_at IS NOT NULL').run();
+    db.close();
+    const folded = await reader.metrics();
+    expect(reader.health()).toMatchObject({ liveWriters: 2, deadWriters: 0, foldedWriters: 1 });
+    expect(linesOf(folded, 'all_merged')).toEqual(byPid([a, b], value, 'all'));
+    expect(linesOf(folded, 'sum_merged')).toEqual(['sum_merged{kind="k"} 17']);
+    expect(linesOf(folded, 'min_merged')).toEqual(['min_merged{kind="k"} -1']);
+    expect(linesOf(folded, 'max_merged')).toEqual(['max_merged{kind="k"} 10']);
+    expect(linesOf(folded, 'mostrecent_merged')).toEqual(['mostrecent_merged{kind="k"} 10']);
+    for (const mode of MULTIPROCESS_MODES.filter((m) => m.startsWith('live'))) {
+      expect(linesOf(folded, `${mode}_merged`), mode).toEqual(linesOf(text, `${mode}_merged`));
+    }
+    // The live writers keep writing after the fold: the folded value stays in the merge.
+    await a.call('set', { name: 'sum_merged', labels: { kind: 'k' }, value: 3 });
+    expect(await a.call('flush')).toBe(true);
+    expect(linesOf(await reader.metrics(), 'sum_merged')).toEqual(['sum_merged{kind="k"} 18']);
     reader.close();
   });
 
