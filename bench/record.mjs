@@ -1,9 +1,10 @@
 /**
  * record: nanoseconds per recorded request (labelled counter inc + histogram observe) on a registry with
  * the store attached and flushing on its default interval in the background, vs a registry with
- * prom-client alone, in the same process. Rounds alternate A B B A so both sides share machine noise and
- * JIT state; the event loop runs between rounds, so the store's interval flush happens during the run
- * (its cost is charged to the flush benchmark; here we see what attaching does to the record path).
+ * prom-client alone, in the same process. Rounds rotate through every order of the sides so they share
+ * machine noise and JIT state; a second prom-client-only registry (`control`) shows the noise floor.
+ * The event loop runs between rounds, so the store's interval flush happens during the run (its own cost
+ * is the flush benchmark's; here we see what attaching does to the record path).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +15,17 @@ import { COUNTER_INC, counterTotal, defineMetrics, labelSets, touch } from './li
 
 const { openStore } = await loadStore();
 const SERIES = 1000;
-const OPS_PER_ROUND = 20_000;
-const DURATION_MS = envInt('BENCH_RECORD_MS', QUICK ? 3000 : 8000);
+const OPS_PER_ROUND = 2_000;
+const DURATION_MS = envInt('BENCH_RECORD_MS', QUICK ? 3000 : 10000);
+/** Every order of the three sides in turn, so no side always runs first, last or after a flush. */
+const ORDERS = [
+  ['store', 'alone', 'control'],
+  ['alone', 'control', 'store'],
+  ['control', 'store', 'alone'],
+  ['store', 'control', 'alone'],
+  ['control', 'alone', 'store'],
+  ['alone', 'store', 'control'],
+];
 
 const dir = mkdtempSync(join(tmpdir(), 'kci-bench-record-'));
 try {
@@ -23,6 +33,8 @@ try {
   const attached = new promClient.Registry();
   const withStore = defineMetrics(promClient, attached);
   const alone = defineMetrics(promClient, new promClient.Registry());
+  // A second prom-client-only registry: its ratio to `alone` is the noise floor of this measurement.
+  const control = defineMetrics(promClient, new promClient.Registry());
   const store = openStore({ dir, logger: countingLogger() }); // default flush interval
   store.attach(attached);
 
@@ -36,23 +48,19 @@ try {
     return Number(process.hrtime.bigint() - t0) / OPS_PER_ROUND;
   };
 
-  // Warm-up: JIT both paths and create every series on both sides.
-  for (let r = 0; r < 10; r++) {
-    timedRound(withStore);
-    timedRound(alone);
-  }
-  const ns = { store: [], alone: [] };
+  // Warm-up: JIT every path and create every series on every side.
+  for (let r = 0; r < 100; r++) for (const m of [withStore, alone, control]) timedRound(m);
+  const ns = { store: [], alone: [], control: [] };
+  const sides = { store: withStore, alone, control };
   const started = Date.now();
   let ops = 0;
-  while (Date.now() - started < DURATION_MS) {
-    ns.store.push(timedRound(withStore));
-    ns.alone.push(timedRound(alone));
-    await yieldToLoop();
-    ns.alone.push(timedRound(alone));
-    ns.store.push(timedRound(withStore));
-    await yieldToLoop();
+  for (let iteration = 0; Date.now() - started < DURATION_MS; iteration++) {
+    for (const name of ORDERS[iteration % ORDERS.length]) {
+      ns[name].push(timedRound(sides[name]));
+      await yieldToLoop();
+    }
     cursor = (cursor + 7) % SERIES;
-    ops += 2 * OPS_PER_ROUND;
+    ops += OPS_PER_ROUND;
   }
 
   // The background flush must have run during the measurement, else this measured nothing of interest.
@@ -70,6 +78,7 @@ try {
     storeNsPerOp: round(storeNs, 1),
     promClientNsPerOp: round(aloneNs, 1),
     ratio: round(storeNs / aloneNs),
+    controlRatio: round(median(ns.control) / aloneNs),
     rounds: ns.store.length,
     opsPerRound: OPS_PER_ROUND,
     opsPerSide: ops,

@@ -1,12 +1,17 @@
 /**
  * scrape: median time to produce the merged text exposition, store.metrics() vs prom-client's
- * AggregatorRegistry.clusterMetrics(), on the same W cluster workers holding the same S series each.
- * Run as the cluster primary (node bench/scrape.mjs); prints one JSON line per (W, S) cell.
+ * AggregatorRegistry.clusterMetrics(), on the same cluster workers holding the same S series each.
+ * Run as the cluster primary (node --expose-gc bench/scrape.mjs). For each S it forks max(W) workers
+ * once; worker i writes the store of every W > i. Then:
+ *   1. `scrape-scaling`: the stores of every W are read in turn, rep by rep (one line per S): how the
+ *      store's cost depends on W, with all stores sharing the same machine noise;
+ *   2. `scrape`: for each W, largest first, the workers beyond W are stopped and store.metrics() is timed
+ *      alternately with AggregatorRegistry.clusterMetrics() over the W remaining workers (one line per cell).
  */
 import cluster from 'node:cluster';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countingLogger, loadStore, promClient } from './lib/deps.mjs';
 import { emit, FULL, listFromEnv, median, msSince, QUICK, round, sleep } from './lib/stats.mjs';
@@ -15,92 +20,139 @@ import { COUNTER_INC, counterTotal } from './lib/workload.mjs';
 const { openStore } = await loadStore();
 const aggregator = new promClient.AggregatorRegistry();
 
-const WORKERS = listFromEnv('BENCH_WORKERS') ?? [2, 8, 32];
+const WORKERS = (listFromEnv('BENCH_WORKERS') ?? [2, 8, 32]).sort((a, b) => b - a);
 const SERIES = listFromEnv('BENCH_SERIES') ?? (QUICK ? [100, 1000] : [100, 1000, 10000]);
+/** BENCH_AGGREGATOR=0: store only (to profile it with --cpu-prof). */
+const NO_AGGREGATOR = process.env.BENCH_AGGREGATOR === '0';
+/** Beyond this many worker-series, AggregatorRegistry takes tens of seconds a scrape (or times out). */
+const AGGREGATOR_MAX_WS = 100_000;
+/** Run with --expose-gc (run.mjs does): every timed rep then starts on a collected heap. */
+const collect = globalThis.gc ?? (() => {});
 /** Store reads thrown away first: the first opens the database, the next ones let the JIT settle. */
 const STORE_WARMUP = 3;
 /** Per side: stop after `max` repetitions, or after `budgetMs` once `min` are done. */
-const REPS = {
-  store: { min: 5, max: QUICK ? 9 : 21, budgetMs: 3000 },
-  aggregator: { min: QUICK ? 2 : 3, max: QUICK ? 5 : 11, budgetMs: QUICK ? 4000 : 10000 },
-};
+const STORE_REPS = { min: 5, max: QUICK ? 9 : 21, budgetMs: 3000 };
+const AGGREGATOR_REPS = { min: QUICK ? 2 : 3, max: QUICK ? 5 : 11, budgetMs: QUICK ? 4000 : 10000 };
+
+/** Each live worker's index in its series' fork (cluster ids keep counting across forks). */
+const indexOf = new Map();
 
 cluster.setupPrimary({ exec: fileURLToPath(new URL('./scrape-worker.mjs', import.meta.url)) });
 
-for (const series of SERIES) {
-  for (const workers of WORKERS) {
-    const skipAggregator = workers * series > 100_000 && !FULL;
-    await runCell(workers, series, skipAggregator);
+for (const series of SERIES) await runSeries(series);
+
+async function runSeries(series) {
+  const dirs = new Map(WORKERS.map((w) => [w, mkdtempSync(join(tmpdir(), `kci-bench-scrape-w${w}-`))]));
+  const stores = new Map();
+  try {
+    const started = process.hrtime.bigint();
+    const ready = await forkWorkers(WORKERS[0], (i) => ({
+      BENCH_SERIES: String(series),
+      BENCH_DIRS: WORKERS.filter((w) => i < w)
+        .map((w) => dirs.get(w))
+        .join(delimiter),
+    }));
+    const setupMs = msSince(started);
+    for (const w of WORKERS) {
+      const store = openStore({ dir: dirs.get(w), logger: countingLogger() });
+      stores.set(w, store);
+      for (let i = 0; i < STORE_WARMUP; i++) await check(`store W=${w}`, () => store.metrics(), w * series * COUNTER_INC);
+    }
+
+    const scaling = await measure(Object.fromEntries(WORKERS.map((w) => [`W=${w}`, { run: () => stores.get(w).metrics(), reps: STORE_REPS }])));
+    const ms = (w) => round(median(scaling.times[`W=${w}`]));
+    const [largest, smallest] = [WORKERS[0], WORKERS[WORKERS.length - 1]];
+    emit({
+      bench: 'scrape-scaling',
+      S: series,
+      storeMs: Object.fromEntries(WORKERS.map((w) => [w, ms(w)])),
+      storeMinMs: Object.fromEntries(WORKERS.map((w) => [w, round(Math.min(...scaling.times[`W=${w}`]))])),
+      ratio: round(ms(largest) / ms(smallest), 2),
+      ratioOf: `W=${largest} / W=${smallest}`,
+      reps: scaling.times[`W=${largest}`].length,
+      setupMs: Math.round(setupMs),
+      firstFlushRetries: ready.reduce((n, r) => n + r.retries, 0),
+      workerRssMb: Math.round(median(ready.map((r) => r.rssMb))),
+    });
+
+    for (const w of WORKERS) {
+      await stopWorkers((id) => id >= w);
+      await runCell(w, series, stores.get(w));
+    }
+  } finally {
+    for (const store of stores.values()) store.close();
+    await stopWorkers(() => true);
+    for (const dir of dirs.values()) rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function runCell(workers, series, skipAggregator) {
-  const dir = mkdtempSync(join(tmpdir(), 'kci-bench-scrape-'));
-  const started = process.hrtime.bigint();
-  const ready = await forkWorkers(workers, { BENCH_DIR: dir, BENCH_SERIES: String(series) });
-  const setupMs = msSince(started);
-  const store = openStore({ dir, logger: countingLogger() });
-  try {
-    const expected = workers * series * COUNTER_INC;
-    const sides = { store: () => store.metrics() };
-    if (!skipAggregator) sides.aggregator = () => aggregator.clusterMetrics();
-    // Warm-up (first read opens the database and prepares statements), and a check that both sides
-    // merged every worker's values: a fast but incomplete answer would be meaningless.
-    const bytes = {};
-    for (const [name, run] of Object.entries(sides)) {
-      if (name === 'aggregator' && workers * series > 50_000) continue; // too slow to throw a rep away
-      for (let i = 0; i < (name === 'store' ? STORE_WARMUP : 1); i++) {
-        const text = await run();
-        bytes[name] = Buffer.byteLength(text);
-        const total = counterTotal(text);
-        if (total !== expected) throw new Error(`${name} merged http_requests_total=${total}, expected ${expected} (W=${workers}, S=${series})`);
-      }
-    }
-    const { times, errors } = await measure(sides);
-    const aggregatorFailed = errors.aggregator !== undefined && times.aggregator.length === 0;
-    const result = {
-      bench: 'scrape',
-      W: workers,
-      S: series,
-      storeMs: round(median(times.store)),
-      storeReps: times.store.length,
-      storeMinMs: round(Math.min(...times.store)),
-      aggregatorMs: skipAggregator || aggregatorFailed ? null : round(median(times.aggregator)),
-      aggregatorReps: skipAggregator ? 0 : times.aggregator.length,
-      ratio: skipAggregator || aggregatorFailed ? null : round(median(times.aggregator) / median(times.store), 1),
-      exposeBytes: bytes.store,
-      setupMs: round(setupMs, 0),
-      firstFlushRetries: ready.reduce((n, r) => n + r.retries, 0),
-      workerRssMb: round(median(ready.map((r) => r.rssMb)), 0),
-    };
-    if (skipAggregator) result.aggregatorSkipped = 'W*S > 100000; BENCH_FULL=1 runs it';
-    if (errors.aggregator) result.aggregatorError = errors.aggregator;
-    emit(result);
-  } finally {
-    store.close();
-    await stopWorkers();
-    rmSync(dir, { recursive: true, force: true });
+async function runCell(workers, series, store) {
+  const expected = workers * series * COUNTER_INC;
+  const skip = NO_AGGREGATOR ? 'BENCH_AGGREGATOR=0' : workers * series > AGGREGATOR_MAX_WS && !FULL ? `W*S > ${AGGREGATOR_MAX_WS}; BENCH_FULL=1 runs it` : undefined;
+  const sides = { store: { run: () => store.metrics(), reps: STORE_REPS } };
+  let error;
+  if (!skip) {
+    sides.aggregator = { run: () => aggregator.clusterMetrics(), reps: AGGREGATOR_REPS };
+    // A warm-up rep (skipped where one costs seconds) that also checks the merge is complete.
+    if (workers * series <= 50_000) error = await check('AggregatorRegistry', sides.aggregator.run, expected).catch((err) => err.message);
+    if (error) delete sides.aggregator;
   }
+  const { times, errors } = await measure(sides);
+  error ??= errors.aggregator;
+  const measured = times.aggregator?.length > 0;
+  const result = {
+    bench: 'scrape',
+    W: workers,
+    S: series,
+    storeMs: round(median(times.store)),
+    storeMinMs: round(Math.min(...times.store)),
+    storeReps: times.store.length,
+    aggregatorMs: measured ? round(median(times.aggregator)) : null,
+    aggregatorReps: times.aggregator?.length ?? 0,
+    ratio: measured ? round(median(times.aggregator) / median(times.store), 1) : null,
+  };
+  if (skip) result.aggregatorSkipped = skip;
+  if (error) result.aggregatorError = error;
+  emit(result);
+}
+
+/** Run one scrape and check that it merged every worker's values: a fast but incomplete answer means nothing. */
+async function check(name, run, expected) {
+  const t0 = process.hrtime.bigint();
+  let text;
+  try {
+    text = await run();
+  } catch (err) {
+    throw new Error(`${err.message} (after ${Math.round(msSince(t0))} ms)`);
+  }
+  const total = counterTotal(text);
+  if (total !== expected) throw new Error(`${name} merged http_requests_total=${total}, expected ${expected}`);
 }
 
 /**
- * Alternate the sides rep by rep, so both see the same machine noise (other work on a shared machine).
- * A side that fails (AggregatorRegistry gives up after 5 s) is not asked again in this cell: its late
- * answers are still merged in the background and would only slow the other side down.
+ * Alternate the sides rep by rep, so all see the same machine noise (other work on a shared machine).
+ * A side that fails (AggregatorRegistry gives up after 5 s) is not asked again: its late answers are
+ * still merged in the background and would only slow the other sides down.
  */
 async function measure(sides) {
   const names = Object.keys(sides);
   const times = Object.fromEntries(names.map((k) => [k, []]));
   const spent = Object.fromEntries(names.map((k) => [k, 0]));
   const errors = {};
-  const done = (k) =>
-    errors[k] !== undefined || times[k].length >= REPS[k].max || (times[k].length >= REPS[k].min && spent[k] >= REPS[k].budgetMs);
+  const done = (k) => {
+    const { min, max, budgetMs } = sides[k].reps;
+    return errors[k] !== undefined || times[k].length >= max || (times[k].length >= min && spent[k] >= budgetMs);
+  };
   while (!names.every(done)) {
     for (const name of names) {
       if (done(name)) continue;
+      // The other side's garbage (AggregatorRegistry's is large) must not be collected on this side's
+      // clock, and the workers get a moment to finish answering before the next rep.
+      collect();
+      await sleep(20);
       const t0 = process.hrtime.bigint();
       try {
-        const text = await sides[name]();
+        const text = await sides[name].run();
         if (typeof text !== 'string' || text.length === 0) throw new Error('empty exposition');
       } catch (err) {
         errors[name] = `${err.message} (after ${Math.round(msSince(t0))} ms)`;
@@ -115,10 +167,12 @@ async function measure(sides) {
   return { times, errors };
 }
 
-function forkWorkers(count, env) {
+/** Fork `count` workers and wait until each flushed. */
+function forkWorkers(count, envOf) {
   return Promise.all(
-    Array.from({ length: count }, () => {
-      const worker = cluster.fork(env);
+    Array.from({ length: count }, (_, i) => {
+      const worker = cluster.fork(envOf(i));
+      indexOf.set(worker, i);
       return new Promise((resolve, reject) => {
         const onExit = (code) => reject(new Error(`scrape worker ${worker.process.pid} exited with ${code} before it was ready`));
         worker.once('exit', onExit);
@@ -132,10 +186,11 @@ function forkWorkers(count, env) {
   );
 }
 
-async function stopWorkers() {
-  const all = Object.values(cluster.workers ?? {});
+/** Disconnect the workers whose index matches, and wait until they exited. */
+async function stopWorkers(matches) {
+  const chosen = Object.values(cluster.workers ?? {}).filter((worker) => matches(indexOf.get(worker)));
   await Promise.all(
-    all.map(
+    chosen.map(
       (worker) =>
         new Promise((resolve) => {
           worker.once('exit', resolve);
@@ -143,4 +198,5 @@ async function stopWorkers() {
         }),
     ),
   );
+  for (const worker of chosen) indexOf.delete(worker);
 }

@@ -1,0 +1,79 @@
+/** The issue #3 targets, checked against the measurements, and the human-readable table. */
+import { round } from './stats.mjs';
+
+/**
+ * Each target as { name, value, limit, pass }; `pass` is null when the run did not measure it.
+ *
+ * @example
+ * evaluateTargets(records).filter((t) => t.pass === false);
+ */
+export function evaluateTargets(records) {
+  const scrape = records.filter((r) => r.bench === 'scrape');
+  const cell = (w, s) => scrape.find((r) => r.W === w && r.S === s);
+  const targets = [];
+  const w8 = cell(8, 1000);
+  targets.push({
+    name: 'scrape W=8 S=1000: AggregatorRegistry / store.metrics() (design goal 40)',
+    value: w8?.ratio ?? null,
+    limit: '>= 20',
+    pass: w8?.ratio == null ? null : w8.ratio >= 20,
+  });
+  for (const s of [...new Set(scrape.map((r) => r.S))].sort((a, b) => a - b)) {
+    const a = cell(2, s);
+    const b = cell(32, s);
+    const v = a && b ? round(b.storeMs / a.storeMs, 2) : null;
+    targets.push({ name: `scrape S=${s}: store.metrics() at W=32 / W=2`, value: v, limit: '<= 1.3', pass: v === null ? null : v <= 1.3 });
+  }
+  const rec = records.find((r) => r.bench === 'record');
+  targets.push({
+    name: 'record: store attached / prom-client alone',
+    value: rec?.ratio ?? null,
+    limit: '<= 1.05',
+    pass: rec ? rec.ratio <= 1.05 : null,
+  });
+  for (const changed of ['all', '10%']) {
+    const f = records.find((r) => r.bench === 'flush' && r.S === 1000 && r.changed === changed);
+    targets.push({
+      name: `flush S=1000 (${changed} series changed per interval): % of one core`,
+      value: f?.pctOfCore ?? null,
+      limit: '<= 1',
+      pass: f ? f.pctOfCore <= 1 : null,
+    });
+  }
+  return targets;
+}
+
+/** Plain-text tables for stderr (and for pasting into a README). */
+export function formatTable(records, machine, summary) {
+  const lines = [];
+  lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGb} GB, Node ${machine.node}, ${machine.os}`);
+  lines.push(`Load average at start ${machine.loadavgAtStart.join(' ')}, at end ${summary.loadavgAtEnd.join(' ')}; ${summary.seconds} s`);
+  const scrape = records.filter((r) => r.bench === 'scrape');
+  if (scrape.length) {
+    lines.push('', '| W | S | store.metrics() | AggregatorRegistry | ratio |', '|---|---|---|---|---|');
+    for (const r of scrape) {
+      const agg = r.aggregatorMs != null ? ms(r.aggregatorMs) : r.aggregatorError ? `failed: ${r.aggregatorError}` : 'skipped';
+      lines.push(`| ${r.W} | ${r.S} | ${ms(r.storeMs)} | ${agg} | ${r.ratio != null ? `${r.ratio}x` : '-'} |`);
+    }
+  }
+  const rec = records.find((r) => r.bench === 'record');
+  if (rec) {
+    lines.push('', '| record (counter inc + histogram observe) | ns per op |', '|---|---|');
+    lines.push(`| prom-client alone | ${rec.promClientNsPerOp} |`, `| store attached | ${rec.storeNsPerOp} (${rec.ratio}x) |`);
+  }
+  const flush = records.filter((r) => r.bench === 'flush');
+  if (flush.length) {
+    lines.push('', '| flush | series changed per interval | CPU ms per flush | % of one core at 1000 ms |', '|---|---|---|---|');
+    for (const r of flush) lines.push(`| S=${r.S} | ${r.changed} (${r.changedSeries}) | ${r.cpuMsPerFlush} | ${r.pctOfCore}% |`);
+  }
+  lines.push('', 'Targets:');
+  for (const t of summary.targets) {
+    const verdict = t.pass === null ? 'not measured' : t.pass ? 'PASS' : 'MISS';
+    lines.push(`  ${verdict.padEnd(12)} ${t.name}: ${t.value ?? '-'} (target ${t.limit})`);
+  }
+  return lines.join('\n');
+}
+
+function ms(value) {
+  return value >= 1000 ? `${round(value / 1000, 2)} s` : `${round(value, value < 10 ? 2 : 1)} ms`;
+}
