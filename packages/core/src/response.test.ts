@@ -75,7 +75,9 @@ describe('onResponseDone', () => {
       setTimeout(() => res.destroy(new Error('disk gone')), 10);
     });
     const outcome = next();
-    await fetch(base).then((r) => r.text()).catch(() => 'broken');
+    await fetch(base)
+      .then((r) => r.text())
+      .catch(() => 'broken');
     expect((await outcome).statusCode).toBe(500);
   });
 

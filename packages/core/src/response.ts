@@ -50,7 +50,8 @@ export function onResponseDone(
       // a failing metric must not become an 'uncaughtException' in the web app
     }
   };
-  if (res.destroyed) process.nextTick(settle); // already over: 'close' has been emitted
+  // A response destroyed before this point has already emitted its 'close'.
+  if (res.destroyed) process.nextTick(settle);
   else res.once('close', settle);
 }
 

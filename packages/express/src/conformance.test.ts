@@ -11,7 +11,7 @@ import Koa from 'koa';
 import type { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expressMetrics } from './index.js';
-import { abortAfter, abortBeforeResponse, listen, series, settled, type Series } from './test-support/http.js';
+import { abortBeforeResponse, abortMidBody, listen, series, settled, type Series } from './test-support/http.js';
 
 const options = {
   excludePaths: ['/health'],
@@ -80,7 +80,10 @@ function koaApp() {
 }
 
 function expressApp() {
-  const metrics = expressMetrics({ ...options, customLabels: { service: 'api', client: (req) => req.get('x-client') } });
+  const metrics = expressMetrics({
+    ...options,
+    customLabels: { service: 'api', client: (req) => req.get('x-client') },
+  });
   const app = express();
   app.use(metrics);
   const api = express.Router();
@@ -136,9 +139,11 @@ async function traffic(base: string): Promise<void> {
   for (const path of ['/wp-login.php', '/.git/config', '/api', '/api/tree']) statuses.push(await send(path));
   statuses.push(await send('/health'), await send('/metrics'));
   statuses.push(await send('/api/stream/1'), await send('/api/stream/2'));
-  expect(statuses).toEqual([200, 200, 200, 200, 200, 404, 200, 200, 200, 200, 201, 500, 418, 404, 404, 404, 404, 404, 200, 404, 200, 200]);
+  expect(statuses).toEqual([
+    200, 200, 200, 200, 200, 404, 200, 200, 200, 200, 201, 500, 418, 404, 404, 404, 404, 404, 200, 404, 200, 200,
+  ]);
   await abortBeforeResponse(`${base}/api/slow/1`, nextArrival());
-  await abortAfter(`${base}/api/stream/3`, 1);
+  await abortMidBody(`${base}/api/stream/3`);
 }
 
 const withoutSums = (all: Series[]) => all.map(({ labels, count }) => ({ labels, count }));
@@ -147,7 +152,10 @@ describe('Koa and Express adapters, same traffic', () => {
   const registries: Record<'koa' | 'express', Registry> = {} as never;
 
   beforeAll(async () => {
-    for (const [name, app] of [['koa', koaApp()], ['express', expressApp()]] as const) {
+    for (const [name, app] of [
+      ['koa', koaApp()],
+      ['express', expressApp()],
+    ] as const) {
       const { base, close } = await listen(app.handler);
       await traffic(base);
       await settled(app.registry);
@@ -183,20 +191,32 @@ describe('Koa and Express adapters, same traffic', () => {
 
   it('produce identical request and response size series, with the same byte totals for the same bodies', async () => {
     for (const name of ['http_request_size_bytes', 'http_response_size_bytes']) {
-      expect(withoutSums(await series(registries.express, name))).toEqual(withoutSums(await series(registries.koa, name)));
+      expect(withoutSums(await series(registries.express, name))).toEqual(
+        withoutSums(await series(registries.koa, name)),
+      );
     }
-    const requests = await Promise.all([series(registries.koa, 'http_request_size_bytes'), series(registries.express, 'http_request_size_bytes')]);
+    const requests = await Promise.all([
+      series(registries.koa, 'http_request_size_bytes'),
+      series(registries.express, 'http_request_size_bytes'),
+    ]);
     expect(requests[1].map((s) => s.sum)).toEqual(requests[0].map((s) => s.sum));
     // Error and 404 pages are each framework's own text, and how much of a body left before a hang-up depends on
     // timing; every other body is the app's, and byte-identical.
     const ownBodies = (all: Series[]) =>
-      all.filter((s) => !['418', '499', '500'].includes(String(s.labels.status_code)) && s.labels.route !== UNMATCHED_ROUTE);
-    const responses = await Promise.all([series(registries.koa, 'http_response_size_bytes'), series(registries.express, 'http_response_size_bytes')]);
+      all.filter(
+        (s) => !['418', '499', '500'].includes(String(s.labels.status_code)) && s.labels.route !== UNMATCHED_ROUTE,
+      );
+    const responses = await Promise.all([
+      series(registries.koa, 'http_response_size_bytes'),
+      series(registries.express, 'http_response_size_bytes'),
+    ]);
     expect(ownBodies(responses[1]).map((s) => s.sum)).toEqual(ownBodies(responses[0]).map((s) => s.sum));
     expect(ownBodies(responses[0]).length).toBe(9);
     const stream = responses[0].find((s) => s.labels.route === '/api/stream/:id' && s.labels.status_code === '200');
     expect(stream?.sum).toBe(2 * STREAM.join('').length);
     const uploads = await series(registries.koa, 'http_request_size_bytes');
-    expect(uploads.find((s) => s.labels.route === '/api/builds')?.sum).toBe(JSON.stringify({ tree: 'mainline', arch: 'arm64' }).length);
+    expect(uploads.find((s) => s.labels.route === '/api/builds')?.sum).toBe(
+      JSON.stringify({ tree: 'mainline', arch: 'arm64' }).length,
+    );
   });
 });

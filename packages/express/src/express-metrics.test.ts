@@ -1,10 +1,11 @@
+import { stat } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { Registry, register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ExpressMetricsOptions, expressMetrics } from './index.js';
-import { abortAfter, abortBeforeResponse, active, listen, series, settled } from './test-support/http.js';
+import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from './test-support/http.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -28,7 +29,8 @@ async function serve(options: ExpressMetricsOptions, setup: (app: Express) => vo
   return { base, registry: metrics.registry, get };
 }
 
-const routeOf = (s: { labels: Record<string, unknown> }) => `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`;
+const routeOf = (s: { labels: Record<string, unknown> }) =>
+  `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`;
 const ok = (_req: Request, res: Response) => void res.send('ok');
 
 describe('expressMetrics route label', () => {
@@ -110,7 +112,8 @@ describe('expressMetrics route label', () => {
       app.use('/api', api);
       app.use((_req, res) => void res.status(404).json({ error: 'no such page' })); // a catch-all is not a route
     });
-    for (const path of ['/wp-admin.php', '/.env', '/api/known/extra', '/api', '/a/b?c=d']) expect(await get(path)).toBe(404);
+    for (const path of ['/wp-admin.php', '/.env', '/api/known/extra', '/api', '/a/b?c=d'])
+      expect(await get(path)).toBe(404);
     await get('/api/known', { method: 'PUT' });
     await settled(registry);
     expect((await series(registry)).map((s) => [routeOf(s), s.count])).toEqual([
@@ -134,7 +137,9 @@ describe('expressMetrics status', () => {
       });
       app.use('/api/:version', api);
     });
-    expect([await get('/api/1/crash'), await get('/api/1/teapot'), await get('/api/2/async/7')]).toEqual([500, 418, 503]);
+    expect([await get('/api/1/crash'), await get('/api/1/teapot'), await get('/api/2/async/7')]).toEqual([
+      500, 418, 503,
+    ]);
     await settled(registry);
     // The error left the sub-router (which restores req.baseUrl) before the answer: the template survives.
     expect((await series(registry)).map(routeOf)).toEqual([
@@ -149,7 +154,10 @@ describe('expressMetrics status', () => {
       app.get('/proxy/:host', () => {
         throw new Error('ECONNREFUSED');
       });
-      app.use((_err: Error, _req: Request, res: Response, _next: NextFunction) => void res.status(502).json({ error: 'upstream' }));
+      app.use(
+        (_err: Error, _req: Request, res: Response, _next: NextFunction) =>
+          void res.status(502).json({ error: 'upstream' }),
+      );
     });
     expect(await get('/proxy/db')).toBe(502);
     await settled(registry);
@@ -179,7 +187,7 @@ describe('expressMetrics status', () => {
         body.pipe(res);
       });
     });
-    await abortAfter(`${base}/logs/9`, 1);
+    await abortMidBody(`${base}/logs/9`);
     await settled(registry);
     expect((await series(registry)).map(routeOf)).toEqual(['GET /logs/:id 499']);
   });
@@ -219,16 +227,19 @@ describe('expressMetrics streamed bodies', () => {
     });
     expect(await get('/pkg')).toBe(200);
     await settled(registry);
-    const { size } = await import('node:fs').then((fs) => fs.promises.stat(new URL('../package.json', import.meta.url)));
+    const { size } = await stat(new URL('../package.json', import.meta.url));
     expect((await series(registry, 'http_response_size_bytes')).map((s) => s.sum)).toEqual([size]);
   });
 });
 
 describe('expressMetrics options', () => {
   it('never records excluded paths, and never the metrics path, even when mounted under a path', async () => {
-    const { registry, get } = await serve({ excludePaths: (path) => path.endsWith('.js') || path === '/health' }, (app) => {
-      app.use((_req, res) => void res.send('ok'));
-    });
+    const { registry, get } = await serve(
+      { excludePaths: (path) => path.endsWith('.js') || path === '/health' },
+      (app) => {
+        app.use((_req, res) => void res.send('ok'));
+      },
+    );
     for (const path of ['/health', '/static/app.js?v=2', '/metrics', '/metrics/', '/api']) await get(path);
     await settled(registry);
     expect((await series(registry)).map((s) => [routeOf(s), s.count])).toEqual([[`GET ${UNMATCHED_ROUTE} 200`, 1]]);
@@ -270,12 +281,18 @@ describe('expressMetrics options', () => {
     app.post('/upload', express.text(), (_req, res) => void res.status(201).end());
     const { base, close } = await listen(app);
     closers.push(close);
-    const res = await fetch(`${base}/upload`, { method: 'POST', body: 'x'.repeat(2048), headers: { 'content-type': 'text/plain' } });
+    const res = await fetch(`${base}/upload`, {
+      method: 'POST',
+      body: 'x'.repeat(2048),
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(res.status).toBe(201);
     await settled(registry, 'kci_');
     expect((await series(registry, 'kci_http_request_size_bytes')).map((s) => s.sum)).toEqual([2048]);
     const text = await registry.metrics();
-    expect(text).toContain('kci_http_request_duration_seconds_bucket{le="1",method="POST",route="/upload",status_code="201"} 1');
+    expect(text).toContain(
+      'kci_http_request_duration_seconds_bucket{le="1",method="POST",route="/upload",status_code="201"} 1',
+    );
     expect(text).not.toContain('http_response_size_bytes'); // off unless asked for
   });
 
@@ -296,9 +313,15 @@ describe('expressMetrics options', () => {
   it('throws at construction, naming the bad option', () => {
     expect(() => expressMetrics({ buckets: [] })).toThrow(/^Invalid option buckets \[\]: expected/);
     expect(() => expressMetrics({ prefix: '1abc' })).toThrow(/Invalid option prefix "1abc"/);
-    expect(() => expressMetrics({ excludePaths: '/health' } as never)).toThrow(/Invalid option excludePaths "\/health"/);
-    expect(() => expressMetrics({ customLabels: { 'bad-name': 'x' } })).toThrow(/Invalid option customLabels "bad-name"/);
-    expect(() => expressMetrics({ customLabels: { team: 42 } } as never)).toThrow(/Invalid option customLabels\.team 42/);
+    expect(() => expressMetrics({ excludePaths: '/health' } as never)).toThrow(
+      /Invalid option excludePaths "\/health"/,
+    );
+    expect(() => expressMetrics({ customLabels: { 'bad-name': 'x' } })).toThrow(
+      /Invalid option customLabels "bad-name"/,
+    );
+    expect(() => expressMetrics({ customLabels: { team: 42 } } as never)).toThrow(
+      /Invalid option customLabels\.team 42/,
+    );
     expect(() => expressMetrics({ defaultMetrics: 1 } as never)).toThrow(/Invalid option defaultMetrics 1/);
   });
 });

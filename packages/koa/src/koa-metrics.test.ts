@@ -5,7 +5,7 @@ import Koa from 'koa';
 import { Registry, register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { koaMetrics, type KoaMetricsOptions } from './index.js';
-import { abortAfter, abortBeforeResponse, active, listen, series, settled } from './test-support/http.js';
+import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from './test-support/http.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -29,7 +29,8 @@ async function serve(options: KoaMetricsOptions, setup: (app: Koa) => void) {
   return { base, registry: metrics.registry, get };
 }
 
-const routeOf = (s: { labels: Record<string, unknown> }) => `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`;
+const routeOf = (s: { labels: Record<string, unknown> }) =>
+  `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`;
 
 describe('koaMetrics route label', () => {
   it('is the template with router prefixes and nested routers, never the raw URL', async () => {
@@ -170,7 +171,7 @@ describe('koaMetrics status', () => {
       });
       app.use(router.routes());
     });
-    await abortAfter(`${base}/logs/9`, 1);
+    await abortMidBody(`${base}/logs/9`);
     await settled(registry);
     expect((await series(registry)).map(routeOf)).toEqual(['GET /logs/:id 499']);
   });
@@ -211,9 +212,8 @@ describe('koaMetrics streamed bodies', () => {
 
 describe('koaMetrics options', () => {
   it('never records excluded paths, and never the metrics path', async () => {
-    const { registry, get } = await serve(
-      { excludePaths: ['/health', /^\/static\//] },
-      (app) => app.use((ctx) => (ctx.body = 'ok')),
+    const { registry, get } = await serve({ excludePaths: ['/health', /^\/static\//] }, (app) =>
+      app.use((ctx) => (ctx.body = 'ok')),
     );
     for (const path of ['/health', '/health/live', '/static/app.js', '/metrics', '/metrics/', '/api']) await get(path);
     await settled(registry);
@@ -266,7 +266,9 @@ describe('koaMetrics options', () => {
     await settled(registry, 'kci_');
     expect((await series(registry, 'kci_http_request_size_bytes')).map((s) => s.sum)).toEqual([2048]);
     const text = await registry.metrics();
-    expect(text).toContain('kci_http_request_duration_seconds_bucket{le="1",method="POST",route="<unmatched>",status_code="201"} 1');
+    expect(text).toContain(
+      'kci_http_request_duration_seconds_bucket{le="1",method="POST",route="<unmatched>",status_code="201"} 1',
+    );
     expect(text).not.toContain('http_response_size_bytes'); // off unless asked for
   });
 
@@ -290,6 +292,8 @@ describe('koaMetrics options', () => {
     expect(() => koaMetrics({ excludePaths: ['health'] })).toThrow(/Invalid option excludePaths "health"/);
     expect(() => koaMetrics({ customLabels: { route: 'x' } })).toThrow(/Invalid option customLabels "route"/);
     expect(() => koaMetrics({ responseSizes: 'yes' } as never)).toThrow(/Invalid option responseSizes "yes"/);
-    expect(() => koaMetrics({ exclude: ['/health'] } as never)).toThrow(/Invalid option "exclude": expected one of registry/);
+    expect(() => koaMetrics({ exclude: ['/health'] } as never)).toThrow(
+      /Invalid option "exclude": expected one of registry/,
+    );
   });
 });

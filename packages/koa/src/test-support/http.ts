@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 /** A real HTTP server on an ephemeral loopback port. */
-export async function listen(handler: RequestListener): Promise<{ base: string; server: Server; close: () => Promise<void> }> {
+export async function listen(
+  handler: RequestListener,
+): Promise<{ base: string; server: Server; close: () => Promise<void> }> {
   const server = createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -56,19 +58,13 @@ export async function settled(registry: Registry, prefix = ''): Promise<void> {
   throw new Error('requests still in flight after 2 s');
 }
 
-/** A real client that sends a GET, then destroys its socket once it has `afterBytes` of the body (0: at the headers). */
-export function abortAfter(url: string, afterBytes = 0): Promise<void> {
+/** A real client that sends a GET and destroys its socket as soon as the first body bytes arrive. */
+export function abortMidBody(url: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(url, (res) => {
-      let got = 0;
-      const hangUp = () => {
+      res.once('data', () => {
         req.destroy();
         resolve();
-      };
-      if (afterBytes === 0) return hangUp();
-      res.on('data', (chunk: Buffer) => {
-        got += chunk.length;
-        if (got >= afterBytes) hangUp();
       });
     });
     req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
