@@ -90,7 +90,7 @@ function renderSummary(name: string, rows: SeriesRow[]): string {
   let out = '';
   for (const r of rows) {
     const data = r[4];
-    if (!data || data.length !== 16) continue;
+    if (data?.length !== 16) continue;
     out += `${name}_sum${braces(r[2])} ${formatNumber(data.readDoubleLE(0))}\n`;
     out += `${name}_count${braces(r[2])} ${formatNumber(data.readDoubleLE(8))}\n`;
   }

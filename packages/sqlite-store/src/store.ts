@@ -26,6 +26,8 @@ const FLUSH_BUSY_MS = 50;
 const EXIT_BUSY_MS = 2000;
 /** Scrapes only wait for a checkpoint or a rare exclusive lock. */
 const READ_BUSY_MS = 1000;
+/** A scrape waits this long for the write lock to fold dead writers, then leaves it for the next scrape. */
+const GC_BUSY_MS = 20;
 /** Writers fold dead processes themselves every this many flushes, so storage stays bounded without an aggregator. */
 const GC_EVERY_FLUSHES = 30;
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -140,10 +142,15 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
           read((db, s) => {
             const now = Date.now();
             let writers = viewWriters(s, now);
+            // Folding is housekeeping: it waits briefly for the write lock, and a busy database must
+            // neither fail nor stall the scrape (it is retried at the next one).
+            db.pragma(`busy_timeout = ${GC_BUSY_MS}`);
             try {
               if (collectGarbage(db, s, now, writers) > 0) writers = viewWriters(s, now);
             } catch {
-              // folding is housekeeping: a busy database must not fail the scrape
+              // retried at the next scrape
+            } finally {
+              db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
             }
             const snapshot = db
               .transaction(() => ({

@@ -60,10 +60,16 @@ export function openMetricsProblems(text: string): string[] {
       return;
     }
     const sample = sampleRe.exec(line);
-    if (!sample) return void problems.push(`${where}: not a valid line`);
+    if (!sample) {
+      problems.push(`${where}: not a valid line`);
+      return;
+    }
     const [, metric = '', number = ''] = sample;
     if (!value.test(number)) problems.push(`${where}: bad value`);
-    if (!family) return void problems.push(`${where}: sample without # TYPE`);
+    if (!family) {
+      problems.push(`${where}: sample without # TYPE`);
+      return;
+    }
     family.sampled = true;
     const suffixes: Record<string, string[]> = {
       counter: ['_total', '_created'],
