@@ -8,7 +8,7 @@
  * S=10000), BENCH_ONLY=scrape,record,flush (a subset). See bench/README.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,20 @@ import { emit, round } from './lib/stats.mjs';
 import { evaluateTargets, formatTable } from './lib/report.mjs';
 
 const SECTIONS = ['scrape', 'record', 'flush'];
+
+// `node bench/run.mjs --report results/<time>.jsonl`: print the table of a saved run again.
+if (process.argv[2] === '--report') {
+  if (!process.argv[3]) {
+    process.stderr.write('Usage: node bench/run.mjs --report bench/results/<time>.jsonl\n');
+    process.exit(2);
+  }
+  const saved = readFileSync(process.argv[3], 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const machine = saved.find((r) => r.bench === 'machine');
+  const summary = saved.find((r) => r.bench === 'summary');
+  process.stdout.write(`${formatTable(saved, machine, { ...summary, targets: evaluateTargets(saved) })}\n`);
+  process.exit(0);
+}
+
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()) ?? SECTIONS;
 for (const name of only) {
   if (!SECTIONS.includes(name)) throw new Error(`Invalid BENCH_ONLY entry ${JSON.stringify(name)}: expected ${SECTIONS.join(', ')}`);
