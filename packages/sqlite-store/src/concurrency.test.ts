@@ -19,9 +19,7 @@ describe('several processes writing the same series at once', () => {
     const W = 4;
     const N = 3000; // a multiple of LOAD_VALUES.length
     const reader = openStore({ dir, logger: quiet });
-    const runs = Array.from({ length: W }, () =>
-      runFixture('load.mjs', [JSON.stringify({ dir, n: N, flushIntervalMs: 10 })]),
-    );
+    const runs = Array.from({ length: W }, () => runFixture('load.mjs', [JSON.stringify({ dir, n: N, flushIntervalMs: 10 })]));
     let done = false;
     const all = Promise.all(runs).finally(() => (done = true));
 

@@ -63,7 +63,10 @@ describe('two processes defining the same metric differently', () => {
     expect(openMetricsProblems(await reader.metrics({ format: 'openmetrics' }))).toEqual([]);
 
     // The process whose values are not stored says so in its log, once per metric (not per flush).
-    const notices = next.stderr().split('\n').filter((l) => l.startsWith('WARN metric'));
+    const notices = next
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('WARN metric'));
     expect(notices).toHaveLength(3);
     expect(notices.find((l) => l.includes('labeled_total'))).toMatch(/not stored.*labels \["x"\] vs \["y"\]/);
 
@@ -85,7 +88,7 @@ describe('two processes defining the same metric differently', () => {
 
   it('a deploy that changes a definition after the old processes exited replaces it without a conflict', async () => {
     const { dir } = tempDir();
-    const old = await startWorker({ dir, script: OLD, then: 'end' });
+    const old = await startWorker({ dir, script: OLD, afterReady: 'end' });
     expect(await old.exited).toEqual({ code: 0, signal: null });
     const next = await startWorker({ dir, script: NEW });
     expect(next.ready.results.at(-1)).toBe(true);

@@ -19,7 +19,11 @@ function linesOf(text: string, name: string): string[] {
 /** Gauge `<mode>_merged` with label kind="k": A sets 2, B sets 5, C (killed later) sets 10, or -1 for min modes. */
 const gaugeOps = (value: (mode: string) => number) =>
   MULTIPROCESS_MODES.flatMap((mode) => [
-    { op: 'define', kind: 'gauge', config: { name: `${mode}_merged`, help: `mode ${mode}`, labelNames: ['kind'], multiprocessMode: mode } },
+    {
+      op: 'define',
+      kind: 'gauge',
+      config: { name: `${mode}_merged`, help: `mode ${mode}`, labelNames: ['kind'], multiprocessMode: mode },
+    },
     { op: 'set', name: `${mode}_merged`, labels: { kind: 'k' }, value: value(mode) },
     { op: 'flush' },
   ]);

@@ -90,7 +90,9 @@ describe('the store directory and files', () => {
     const link = join(root, 'link');
     symlinkSync(othersDir(), link);
     expect(refusal(link)).toMatchObject({ code: 'STORE_UNSAFE_DIR', path: link });
-    expect(refusal(link).message).toMatch(new RegExp(`^Refusing to use metrics store ${link}: it is a symlink to a directory owned by uid`));
+    expect(refusal(link).message).toMatch(
+      new RegExp(`^Refusing to use metrics store ${link}: it is a symlink to a directory owned by uid`),
+    );
 
     const ours = join(root, 'ours');
     mkdirSync(ours, { mode: 0o700 });

@@ -48,17 +48,20 @@ export async function startFixture(file: string, args: string[], options: ForkOp
   let nextId = 1;
   let ready: Child['ready'] | undefined;
   const readyPromise = new Promise<void>((resolve, reject) => {
-    proc.on('message', (msg: { ready?: boolean; id?: number; result?: unknown; error?: string; pid: number; results: unknown[] }) => {
-      if (msg.ready) {
-        ready = { pid: msg.pid, results: msg.results };
-        resolve();
-        return;
-      }
-      const p = pending.get(msg.id ?? -1);
-      pending.delete(msg.id ?? -1);
-      if (msg.error !== undefined) p?.reject(new Error(msg.error));
-      else p?.resolve(msg.result);
-    });
+    proc.on(
+      'message',
+      (msg: { ready?: boolean; id?: number; result?: unknown; error?: string; pid: number; results: unknown[] }) => {
+        if (msg.ready) {
+          ready = { pid: msg.pid, results: msg.results };
+          resolve();
+          return;
+        }
+        const p = pending.get(msg.id ?? -1);
+        pending.delete(msg.id ?? -1);
+        if (msg.error !== undefined) p?.reject(new Error(msg.error));
+        else p?.resolve(msg.result);
+      },
+    );
     void exited.then((e) => {
       const why = new Error(`${file} exited (${e.code ?? e.signal}) ${err}`);
       reject(why);
@@ -102,7 +105,7 @@ export interface WorkerConfig {
   flushIntervalMs?: number;
   defaultMetrics?: boolean;
   script?: Array<Record<string, unknown>>;
-  then?: 'end' | 'exit' | 'stay';
+  afterReady?: 'end' | 'exit';
 }
 
 /** Start test-support/worker.mjs: a prom-client registry attached to the store in `dir`. */
@@ -138,7 +141,11 @@ export function removeTempDirs(): void {
 }
 
 /** A logger that keeps what the store reports, for tests that assert "logged once". */
-export function captureLogger(): { warnings: string[]; infos: string[]; logger: { warn(m: string): void; info(m: string): void } } {
+export function captureLogger(): {
+  warnings: string[];
+  infos: string[];
+  logger: { warn(m: string): void; info(m: string): void };
+} {
   const warnings: string[] = [];
   const infos: string[] = [];
   return { warnings, infos, logger: { warn: (m) => warnings.push(m), info: (m) => infos.push(m) } };

@@ -11,7 +11,12 @@ import { openStore } from '../../dist/index.js';
 
 const { dir, slot, progress, flushEvery } = JSON.parse(process.argv[2]);
 const registry = new client.Registry();
-const requests = new client.Counter({ name: 'loop_requests_total', help: 'Requests', labelNames: ['slot'], registers: [registry] });
+const requests = new client.Counter({
+  name: 'loop_requests_total',
+  help: 'Requests',
+  labelNames: ['slot'],
+  registers: [registry],
+});
 const duration = new client.Histogram({ name: 'loop_duration_seconds', help: 'Duration', buckets: [1], registers: [registry] });
 // No timer flushes: only the explicit ones below, whose outcome the progress file records.
 const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: { warn: (m) => process.stderr.write(`WARN ${m}\n`) } });

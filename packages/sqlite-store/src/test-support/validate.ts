@@ -89,7 +89,8 @@ export function openMetricsProblems(text: string, { python = true } = {}): strin
     if (f.type === 'counter') {
       if (f.name.endsWith('_total')) problems.push(`counter family ${f.name} must not end with _total`);
       for (const s of f.samples) {
-        if (s.name !== `${f.name}_total` && s.name !== `${f.name}_created`) problems.push(`counter sample ${s.name} in ${f.name}`);
+        if (s.name !== `${f.name}_total` && s.name !== `${f.name}_created`)
+          problems.push(`counter sample ${s.name} in ${f.name}`);
         if (!(s.value >= 0)) problems.push(`counter ${s.name} has value ${s.value}`);
       }
     } else if (f.type === 'gauge') {
@@ -117,7 +118,8 @@ function histogramProblems(name: string, samples: Exposition['samples']): string
     const key = JSON.stringify(Object.entries(rest).sort());
     const g = groups.get(key) ?? { buckets: [] };
     groups.set(key, g);
-    if (s.name === `${name}_bucket` && le !== undefined) g.buckets.push([le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), s.value]);
+    if (s.name === `${name}_bucket` && le !== undefined)
+      g.buckets.push([le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), s.value]);
     else if (s.name === `${name}_count`) g.count = s.value;
     else if (s.name === `${name}_sum`) g.sum = s.value;
     else problems.push(`histogram sample ${s.name} in ${name}`);

@@ -1,10 +1,11 @@
 // A worker process as the tests drive it: a prom-client registry attached to the store (the built
 // package, as an application uses it), and metric operations sent over the IPC channel.
 //
-// argv[2]: JSON { dir, flushIntervalMs?, defaultMetrics?, script?: ops[], then?: 'end' | 'exit' | 'stay' }
-// Every message { id, op, ... } gets { id, result } or { id, error }. `script` ops run before the
-// `ready` message (one round trip for short-lived writers); `then: 'end'` ends the process naturally
-// after ready (the store's exit hook flushes), `then: 'exit'` calls process.exit().
+// argv[2]: JSON { dir, flushIntervalMs?, defaultMetrics?, script?: ops[], afterReady?: 'end' | 'exit' }
+// Every message { id, op, ... } gets { id, result } or { id, error } (async results awaited).
+// `script` ops run before the `ready` message (one round trip for short-lived writers); `afterReady: 'end'`
+// ends the process naturally after ready (the store's exit hook flushes), `afterReady: 'exit'` calls
+// process.exit().
 // Log lines of the store go to stderr as "WARN ..." / "INFO ...".
 import client from 'prom-client';
 import { openStore } from '../../dist/index.js';
@@ -44,7 +45,12 @@ const ops = {
     void setImmediate(() => {
       throw new Error('boom');
     }),
-  exit: ({ code = 0 }) => process.exit(code),
+  exit: ({ code = 0 }) => {
+    process.stderr.write('EXITING\n'); // the exit hook's final flush runs next
+    process.exit(code);
+  },
+  scrape: ({ format }) => store.metrics({ format }),
+  health: () => store.health(),
   end: () => process.disconnect(),
 };
 
@@ -54,10 +60,10 @@ const run = (msg) => {
   return fn(msg);
 };
 
-process.on('message', (msg) => {
+process.on('message', async (msg) => {
   let reply;
   try {
-    reply = { id: msg.id, result: run(msg) };
+    reply = { id: msg.id, result: await run(msg) };
   } catch (err) {
     reply = { id: msg.id, error: String(err?.stack ?? err) };
   }
@@ -66,6 +72,6 @@ process.on('message', (msg) => {
 
 const results = (config.script ?? []).map(run);
 process.send({ ready: true, pid: process.pid, results }, () => {
-  if (config.then === 'end') process.disconnect();
-  else if (config.then === 'exit') process.exit(0);
+  if (config.afterReady === 'end') process.disconnect();
+  else if (config.afterReady === 'exit') process.exit(0);
 });
