@@ -7,6 +7,8 @@
  * Prints JSON lines: one per run, then a summary with requests/s on and off, their ratio (target >= 0.97),
  * and the sum of http_request_duration_seconds_count over all routes scraped from the aggregator after
  * the load and one flush interval, next to the number of responses autocannon counted (must be equal).
+ * On a shared machine throughput is noisy, so it also reports the workers' CPU time per request (from
+ * /proc, Linux only), which other processes disturb much less: cpu_ratio = CPU off / CPU on.
  *
  *   node apps/backend/bench/load.mjs        (after `pnpm turbo run build --filter=backend...`)
  *
@@ -15,7 +17,7 @@
  * Exit code 1 when the counts differ or a request failed; the throughput ratio is reported, not enforced.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,7 +69,8 @@ async function startDemo(label, env) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const port = Number(/listening on port (\d+)/.exec(output)[1]);
-  return { label, port, child, exited, output: () => output };
+  const workers = [...output.matchAll(/\(pid (\d+)\) listening/g)].map((m) => Number(m[1]));
+  return { label, port, child, workers, exited, output: () => output };
 }
 
 // A realistic mix: every route, POST bodies, unknown URLs, `missing` and `error` ids (see traffic-plan).
@@ -78,15 +81,31 @@ const mix = Array.from({ length: 400 }, () => plan.next().value).map((r) => ({
   ...(r.body ? { body: r.body, headers: { 'content-type': 'application/json' } } : {}),
 }));
 
+/** CPU seconds (user + system) the demo's workers used so far; NaN where /proc is missing. */
+function workerCpuSeconds(demo) {
+  let ticks = 0;
+  for (const pid of demo.workers) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
+    } catch {
+      return Number.NaN;
+    }
+  }
+  return ticks / 100; // USER_HZ, 100 on Linux
+}
+
 /** One autocannon run of `amount` requests; requests/s from the first request to the last response. */
 async function load(demo, amount) {
   let last = 0;
+  const cpuBefore = workerCpuSeconds(demo);
   const started = performance.now();
   const instance = autocannon({ url: `http://127.0.0.1:${demo.port}`, connections: CONNECTIONS, amount, requests: mix });
   instance.on('response', () => (last = performance.now()));
   const result = await instance;
   const responses = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
-  return { responses, errors: result.errors, timeouts: result.timeouts, rps: responses / ((last - started) / 1000) };
+  const cpuUs = ((workerCpuSeconds(demo) - cpuBefore) * 1e6) / responses;
+  return { responses, errors: result.errors, timeouts: result.timeouts, rps: responses / ((last - started) / 1000), cpuUs };
 }
 
 async function scrapeTotal(port) {
@@ -98,7 +117,11 @@ async function scrapeTotal(port) {
   return sum;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 const print = (obj) => console.log(JSON.stringify(obj));
 
 const dir = mkdtempSync(join(tmpdir(), 'kci-bench-'));
@@ -116,24 +139,31 @@ try {
   const counted = { on: 0, off: 0 };
   const failures = { on: 0, off: 0 };
   const rps = { on: [], off: [] };
+  const cpu = { on: [], off: [] };
+  const pairRatios = [];
   for (const demo of [off, on]) {
     const r = await load(demo, WARMUP);
     counted[demo.label] += r.responses;
     failures[demo.label] += r.errors;
   }
   for (let round = 1; round <= ROUNDS; round++) {
+    const runs = {};
     for (const demo of round % 2 ? [off, on] : [on, off]) {
       const r = await load(demo, REQUESTS);
+      runs[demo.label] = r;
       counted[demo.label] += r.responses;
       failures[demo.label] += r.errors;
       rps[demo.label].push(r.rps);
-      print({ round, metrics: demo.label, requests: r.responses, errors: r.errors, timeouts: r.timeouts, rps: Math.round(r.rps) });
+      cpu[demo.label].push(r.cpuUs);
+      print({ round, metrics: demo.label, requests: r.responses, errors: r.errors, timeouts: r.timeouts, rps: Math.round(r.rps), worker_cpu_us_per_request: Math.round(r.cpuUs) });
     }
+    pairRatios.push(runs.on.rps / runs.off.rps); // the two runs of a round are adjacent in time
   }
   // Every worker flushes once per interval: after two intervals the store holds every response.
   await new Promise((r) => setTimeout(r, 2 * FLUSH_MS + 200));
   const recorded = await scrapeTotal(metricsPort);
-  const ratio = median(rps.on) / median(rps.off);
+  const ratio = median(pairRatios);
+  const cpuRatio = median(cpu.off) / median(cpu.on);
   const summary = {
     framework: FRAMEWORK,
     workers: WORKERS,
@@ -143,8 +173,12 @@ try {
     rps_off: Math.round(median(rps.off)),
     rps_on: Math.round(median(rps.on)),
     ratio: Number(ratio.toFixed(3)),
+    ratio_per_round: pairRatios.map((r) => Number(r.toFixed(3))),
     ratio_target: 0.97,
     ratio_ok: ratio >= 0.97,
+    worker_cpu_us_per_request_off: Math.round(median(cpu.off)),
+    worker_cpu_us_per_request_on: Math.round(median(cpu.on)),
+    cpu_ratio: Number(cpuRatio.toFixed(3)),
     responses_counted_on: counted.on,
     http_request_duration_seconds_count_sum: recorded,
     counts_equal: recorded === counted.on,

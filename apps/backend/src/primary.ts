@@ -83,7 +83,7 @@ class Primary {
     slot.listening = false;
     slot.backoff.started();
     const config = JSON.stringify({ backend: this.backend, metrics: this.metrics });
-    const worker = cluster.fork({ BACKEND_WORKER_ID: String(slot.id), [WORKER_CONFIG_ENV]: config });
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: config });
     slot.worker = worker;
     worker.on('message', (message: unknown) => {
       if (isMessage<ListeningMessage>(message, LISTENING)) this.onListening(slot, worker, message.port);
