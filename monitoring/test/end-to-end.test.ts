@@ -86,8 +86,11 @@ describe.skipIf(!prometheus || !promtool)('end to end: demo backend, aggregator,
     await sendPlanned(backend.apiUrl, first);
     await waitForCalls(expectedCalls(first), 'the first requests in Prometheus');
     await sendPlanned(backend.apiUrl, rest);
-    // A scrape after the workers' last flush (every 200 ms) has every request.
+    // A scrape after the workers' last flush (every 500 ms) has every request.
     await waitForCalls(CALLS, 'every request in Prometheus');
+    // The steady state after the load: every worker flushing again (one starved of CPU for more than three
+    // flush intervals during the load shows as stalled until its next flush).
+    await waitUntil(async () => (await panelValue(prom, 'Live workers')) === WORKERS, { what: `${WORKERS} live writers` });
   });
   afterAll(async () => {
     await prom?.stop();
@@ -189,8 +192,13 @@ describe.skipIf(!prometheus || !promtool)('end to end: demo backend, aggregator,
       if (((answer.data?.result ?? []) as unknown[]).length === 0) empty.push(source);
     }
     // Alerts other than the error ratio stay silent on a healthy backend; every dashboard query has data.
-    const silentAlerts = alertRules().filter((r) => r.alert !== 'KciHighErrorRatio').map((r) => `alert ${r.alert}`);
-    expect(empty.sort()).toEqual([...silentAlerts, ...Object.keys(EMPTY_ON_HEALTHY_BACKEND)].sort());
+    // The p95 latency alert may see a request slowed past 1 s by a busy test machine: either answer is right.
+    const silentAlerts = alertRules()
+      .filter((r) => !['KciHighErrorRatio', 'KciHighLatencyP95'].includes(r.alert))
+      .map((r) => `alert ${r.alert}`);
+    expect(empty.filter((source) => source !== 'alert KciHighLatencyP95').sort()).toEqual(
+      [...silentAlerts, ...Object.keys(EMPTY_ON_HEALTHY_BACKEND)].sort(),
+    );
   });
 
   it("promtool check metrics finds no problem in the aggregator's exposition", async () => {

@@ -69,6 +69,8 @@ describe.skipIf(!prometheus)('two hosts scraped through file-based service disco
       },
       { what: "both hosts' requests in Prometheus" },
     );
+    // Every worker flushing again after the load (a worker starved of CPU for a moment shows as stalled).
+    await waitUntil(async () => (await panelValue(prom, 'Live workers')) === 3, { what: '3 live writers' });
   });
   afterAll(async () => {
     await prom?.stop();

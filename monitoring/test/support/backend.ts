@@ -15,7 +15,11 @@ export interface DemoBackendOptions {
   workers?: number;
   /** BACKEND_LATENCY_SCALE: each route sleeps 1-5 ms times this. Default 1. */
   latencyScale?: number;
-  /** PROMETHEUS_METRICS_FLUSH_INTERVAL_MS. Default 200, so that a scrape sees a request within a second. */
+  /**
+   * PROMETHEUS_METRICS_FLUSH_INTERVAL_MS. Default 500: a scrape sees a request within a second, and a
+   * worker starved of CPU on a busy test machine for less than three intervals (1.5 s) is not reported
+   * as a stalled writer.
+   */
   flushIntervalMs?: number;
   /** More variables (the aggregator's authentication settings, for instance). */
   env?: Record<string, string>;
@@ -69,7 +73,7 @@ export async function startDemoBackend(options: DemoBackendOptions = {}): Promis
     PROMETHEUS_METRICS_HOST: '127.0.0.1',
     PROMETHEUS_METRICS_PORT: String(metricsPort),
     PROMETHEUS_MULTIPROC_DIR: storeDir,
-    PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: String(options.flushIntervalMs ?? 200),
+    PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: String(options.flushIntervalMs ?? 500),
     ...options.env,
   };
   const child = spawn(process.execPath, [BACKEND_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
