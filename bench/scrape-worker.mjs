@@ -39,5 +39,7 @@ for (const dir of dirs) {
   }
 }
 const firstFlushMs = Number(process.hrtime.bigint() - started) / 1e6;
+// The primary gives up on every worker when one fails to start; then there is nobody left to tell.
+if (!process.connected) process.exit(0);
 process.send({ type: 'bench:ready', retries, firstFlushMs, rssMb: process.memoryUsage().rss / 2 ** 20 });
 process.on('disconnect', () => process.exit(0));

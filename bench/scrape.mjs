@@ -34,6 +34,16 @@ const STORE_WARMUP = 3;
 const STORE_REPS = { min: 5, max: QUICK ? 9 : 21, budgetMs: 3000 };
 const AGGREGATOR_REPS = { min: QUICK ? 2 : 3, max: QUICK ? 5 : 11, budgetMs: QUICK ? 4000 : 10000 };
 
+/**
+ * AggregatorRegistry answers asked for and received (prom-client 15's IPC message type). After it timed
+ * out, the late answers keep coming and are merged all the same, synchronously on the last one: the
+ * benchmark waits for them before it times anything else.
+ */
+const answers = { asked: 0, received: 0 };
+cluster.on('message', (_worker, message) => {
+  if (message?.type === 'prom-client:getMetricsRes') answers.received++;
+});
+
 /** Each live worker's index in its series' fork (cluster ids keep counting across forks). */
 const indexOf = new Map();
 
@@ -92,10 +102,13 @@ async function runCell(workers, series, store) {
   const sides = { store: { run: () => store.metrics(), reps: STORE_REPS } };
   let error;
   if (!skip) {
-    sides.aggregator = { run: () => aggregator.clusterMetrics(), reps: AGGREGATOR_REPS };
+    sides.aggregator = { run: clusterMetrics, reps: AGGREGATOR_REPS };
     // A warm-up rep (skipped where one costs seconds) that also checks the merge is complete.
     if (workers * series <= 50_000) error = await check('AggregatorRegistry', sides.aggregator.run, expected).catch((err) => err.message);
-    if (error) delete sides.aggregator;
+    if (error) {
+      delete sides.aggregator;
+      await untilWorkersQuiet();
+    }
   }
   const { times, errors } = await measure(sides);
   error ??= errors.aggregator;
@@ -155,8 +168,9 @@ async function measure(sides) {
         const text = await sides[name].run();
         if (typeof text !== 'string' || text.length === 0) throw new Error('empty exposition');
       } catch (err) {
-        errors[name] = `${err.message} (after ${Math.round(msSince(t0))} ms)`;
-        await sleep(3000);
+        const failedAfter = Math.round(msSince(t0));
+        await untilWorkersQuiet();
+        errors[name] = `${err.message} (after ${failedAfter} ms; the last worker answer came after ${Math.round(msSince(t0))} ms)`;
         continue;
       }
       const ms = msSince(t0);
@@ -165,6 +179,20 @@ async function measure(sides) {
     }
   }
   return { times, errors };
+}
+
+/** AggregatorRegistry.clusterMetrics(), counting the answers it asks for. */
+function clusterMetrics() {
+  answers.asked += Object.values(cluster.workers ?? {}).filter((w) => w.isConnected()).length;
+  return aggregator.clusterMetrics();
+}
+
+/** Wait (at most 3 minutes) until every answer AggregatorRegistry asked for arrived and was merged. */
+async function untilWorkersQuiet() {
+  const deadline = Date.now() + 180_000;
+  while (answers.received < answers.asked && Date.now() < deadline) await sleep(200);
+  answers.received = answers.asked;
+  await sleep(500); // the workers' own garbage collection after serialising
 }
 
 /** Fork `count` workers and wait until each flushed. */
