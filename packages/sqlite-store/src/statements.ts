@@ -4,6 +4,8 @@ import type Database from 'better-sqlite3';
 const SQL = {
     insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    findWriter: `SELECT id FROM writers WHERE pid = ? AND host = ? AND boot_id = ? AND start_ticks = ? AND dead_at IS NULL
+      ORDER BY id LIMIT 1`,
     touchWriter: `UPDATE writers SET heartbeat_at = ?, flush_failures = flush_failures + ?, exited = ?,
       dead_at = CASE WHEN ? THEN ? ELSE dead_at END WHERE id = ? AND dead_at IS NULL`,
     allWriters: 'SELECT * FROM writers ORDER BY id',

@@ -56,6 +56,13 @@ export class Writer {
     const reported = this.failedFlushes;
     let wid = this.writerId;
     let fresh = false;
+    if (wid === undefined && this.identity.startTicks) {
+      // Our id is forgotten after a failed flush or a reconnect, not our row: take it up again, or this
+      // process would count twice (live writers, live gauge modes) beside a stalled twin of itself.
+      const id = this.identity;
+      wid = (s.findWriter.get(id.pid, id.host, id.bootId, id.startTicks) as { id: number } | undefined)?.id;
+      fresh = true;
+    }
     if (wid === undefined || s.touchWriter.run(now, reported, exiting ? 1 : 0, exiting ? 1 : 0, now, wid).changes === 0) {
       // First flush, or our row was folded (we were taken for dead): register anew and rewrite our gauges.
       const id = this.identity;
