@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.js';
 import { captureLogger, killAll, removeTempDirs, startFixture, startWorker, tempDir } from './test-support/children.js';
@@ -32,6 +32,7 @@ function worker(dir: string) {
   const registry = new Registry();
   const jobs = new Counter({ name: 'jobs_total', help: 'Jobs', labelNames: ['queue'], registers: [registry] });
   const seconds = new Histogram({ name: 'job_seconds', help: 'Time', buckets: [1], registers: [registry] });
+  new Gauge({ name: 'queue_depth', help: 'Jobs waiting (livesum)', registers: [registry] }).set(4);
   const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
   store.attach(registry);
   const record = (n: number) => {
@@ -75,8 +76,37 @@ describe('the database locked by another process', () => {
     expect(w.infos).toEqual([`metrics store ${w.store.path} writable again; pending values written`]);
     expect(w.warnings).toHaveLength(1);
     expect(await totals(dir)).toEqual({ jobs: 10, count: 10 });
-    expect(w.store.health().flushFailures).toBe(3);
+    // Still one writer: the failed flushes did not make this process count twice.
+    expect(w.store.health()).toMatchObject({ flushFailures: 3, liveWriters: 1, stalledWriters: 0 });
+    expect(await w.store.metrics()).toContain('\nqueue_depth 4\n');
     w.store.close();
+  });
+
+  it('shows in health() as a stalled writer while it lasts', async () => {
+    const { dir } = tempDir();
+    const log = captureLogger();
+    const registry = new Registry();
+    new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] }).inc();
+    const store = openStore({ dir, flushIntervalMs: 20, logger: log.logger });
+    store.attach(registry);
+    expect(store.flush()).toBe(true);
+    const reader = openStore({ dir, logger: quiet });
+    const until = async (stalled: number) => {
+      const deadline = Date.now() + 10_000;
+      while (reader.health().stalledWriters !== stalled) {
+        if (Date.now() > deadline) throw new Error(`health() never showed ${stalled} stalled: ${JSON.stringify(reader.health())}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const locker = await startFixture('locker.mjs', [store.path]);
+    await until(1); // its timer's flushes fail: no heartbeat for 3 intervals
+    expect(reader.health().liveWriters).toBe(1);
+    await locker.call('release');
+    await until(0);
+    expect(reader.health().flushFailures).toBeGreaterThan(0);
+    expect(log.warnings).toHaveLength(1);
+    reader.close();
+    store.close();
   });
 
   it('a process exiting meanwhile waits for the lock to write its last values', async () => {
