@@ -82,6 +82,8 @@ async function runSeries(series) {
       reps: scaling.times[`W=${largest}`].length,
       setupMs: Math.round(setupMs),
       firstFlushRetries: ready.reduce((n, r) => n + r.retries, 0),
+      // What the aggregator's health reports of those retries (flushes that found the write lock busy).
+      flushFailures: stores.get(largest).health().flushFailures,
       workerRssMb: Math.round(median(ready.map((r) => r.rssMb))),
     });
 
