@@ -22,6 +22,9 @@ const duration = new client.Histogram({ name: 'loop_duration_seconds', help: 'Du
 const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: { warn: (m) => process.stderr.write(`WARN ${m}\n`) } });
 store.attach(registry);
 
+// Runs until killed; should the test runner go away first, do not run on forever.
+process.on('disconnect', () => process.exit(0));
+
 let n = 0;
 let announced = false;
 for (;;) {
