@@ -18,7 +18,8 @@ export const promClient = require('prom-client');
  * const { openStore } = await loadStore();
  */
 export async function loadStore() {
-  const entry = require.resolve('@kci-metrics/sqlite-store');
+  // BENCH_STORE=<path to a dist/index.js>: benchmark another build of the store (before/after a change).
+  const entry = process.env.BENCH_STORE || require.resolve('@kci-metrics/sqlite-store');
   if (!existsSync(entry)) {
     throw new Error(`${entry} is missing: build first (pnpm turbo run build --filter=@kci-metrics/sqlite-store...)`);
   }
