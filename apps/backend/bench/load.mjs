@@ -56,7 +56,16 @@ async function freePort() {
 /** Start dist/demo.js and resolve when its workers listen. */
 async function startDemo(label, env) {
   const child = spawn(process.execPath, [join(DIST, 'demo.js')], {
-    env: { ...process.env, BACKEND_HOST: '127.0.0.1', BACKEND_PORT: '0', WEB_CONCURRENCY: String(WORKERS), BACKEND_FRAMEWORK: FRAMEWORK, BACKEND_LATENCY_SCALE: '0', PROMETHEUS_METRICS_HOST: '127.0.0.1', ...env },
+    env: {
+      ...process.env,
+      BACKEND_HOST: '127.0.0.1',
+      BACKEND_PORT: '0',
+      WEB_CONCURRENCY: String(WORKERS),
+      BACKEND_FRAMEWORK: FRAMEWORK,
+      BACKEND_LATENCY_SCALE: '0',
+      PROMETHEUS_METRICS_HOST: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -100,12 +109,23 @@ async function load(demo, amount) {
   let last = 0;
   const cpuBefore = workerCpuSeconds(demo);
   const started = performance.now();
-  const instance = autocannon({ url: `http://127.0.0.1:${demo.port}`, connections: CONNECTIONS, amount, requests: mix });
+  const instance = autocannon({
+    url: `http://127.0.0.1:${demo.port}`,
+    connections: CONNECTIONS,
+    amount,
+    requests: mix,
+  });
   instance.on('response', () => (last = performance.now()));
   const result = await instance;
   const responses = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
   const cpuUs = ((workerCpuSeconds(demo) - cpuBefore) * 1e6) / responses;
-  return { responses, errors: result.errors, timeouts: result.timeouts, rps: responses / ((last - started) / 1000), cpuUs };
+  return {
+    responses,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    rps: responses / ((last - started) / 1000),
+    cpuUs,
+  };
 }
 
 async function scrapeTotal(port) {
@@ -155,7 +175,15 @@ try {
       failures[demo.label] += r.errors;
       rps[demo.label].push(r.rps);
       cpu[demo.label].push(r.cpuUs);
-      print({ round, metrics: demo.label, requests: r.responses, errors: r.errors, timeouts: r.timeouts, rps: Math.round(r.rps), worker_cpu_us_per_request: Math.round(r.cpuUs) });
+      print({
+        round,
+        metrics: demo.label,
+        requests: r.responses,
+        errors: r.errors,
+        timeouts: r.timeouts,
+        rps: Math.round(r.rps),
+        worker_cpu_us_per_request: Math.round(r.cpuUs),
+      });
     }
     pairRatios.push(runs.on.rps / runs.off.rps); // the two runs of a round are adjacent in time
   }

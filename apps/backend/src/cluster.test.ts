@@ -31,7 +31,8 @@ function batch(seed: string): { requests: PlannedRequest[]; statuses: number[] }
   });
   for (const i of [0, 12, 30]) add(requestFor(rng, ROUTES[i] as (typeof ROUTES)[number], MAGIC.error), 500);
   for (const i of [1, 16, 38]) add(requestFor(rng, ROUTES[i] as (typeof ROUTES)[number], MAGIC.missing), 404);
-  for (const url of ['/', '/.env', '/api/tree', '/api/nothing/here', `/api/${rng.hex(8)}`]) add({ method: 'GET', url, route: UNMATCHED }, 404);
+  for (const url of ['/', '/.env', '/api/tree', '/api/nothing/here', `/api/${rng.hex(8)}`])
+    add({ method: 'GET', url, route: UNMATCHED }, 404);
   add({ method: 'POST', url: '/api/tree/', route: UNMATCHED }, 404); // a known path with another method
   return { requests, statuses };
 }
@@ -106,7 +107,10 @@ describe.each<[Framework, 'demo' | 'main', number, boolean]>([
   });
 
   it('drains in-flight requests on SIGTERM, counts them all and exits 0', async () => {
-    const slow = Array.from({ length: 6 }, (_, i): PlannedRequest => ({ method: 'GET', url: `/api/test/${MAGIC.slow}?n=${i}`, route: '/api/test/:testId' }));
+    const slow = Array.from(
+      { length: 6 },
+      (_, i): PlannedRequest => ({ method: 'GET', url: `/api/test/${MAGIC.slow}?n=${i}`, route: '/api/test/:testId' }),
+    );
     const answers = sendAll(backend.port, slow, slow.length); // each takes a second
     await new Promise((r) => setTimeout(r, 300));
     backend.child.kill('SIGTERM');
@@ -128,7 +132,11 @@ describe('Ctrl+C (SIGINT to the whole process group)', () => {
   it('stops primary, workers and aggregator once, exits 0, and keeps every response counted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kci-backend-'));
     const metricsPort = await freePort();
-    const env = cleanEnv({ PROMETHEUS_METRICS_PORT: String(metricsPort), PROMETHEUS_MULTIPROC_DIR: dir, BACKEND_LATENCY_SCALE: '0' });
+    const env = cleanEnv({
+      PROMETHEUS_METRICS_PORT: String(metricsPort),
+      PROMETHEUS_MULTIPROC_DIR: dir,
+      BACKEND_LATENCY_SCALE: '0',
+    });
     const backend = await startBackend('demo', env, { detached: true });
     try {
       await waitForAggregator(metricsPort);
@@ -157,7 +165,12 @@ describe('metrics off (dist/demo.js with PROMETHEUS_METRICS_ENABLED=false)', () 
     const trace = fileURLToPath(new URL('./test-support/trace-imports.mjs', import.meta.url));
     const backend = await startBackend(
       'demo',
-      cleanEnv({ PROMETHEUS_METRICS_ENABLED: 'false', PROMETHEUS_METRICS_PORT: String(metricsPort), PROMETHEUS_MULTIPROC_DIR: dir, NODE_OPTIONS: `--import ${trace}` }),
+      cleanEnv({
+        PROMETHEUS_METRICS_ENABLED: 'false',
+        PROMETHEUS_METRICS_PORT: String(metricsPort),
+        PROMETHEUS_MULTIPROC_DIR: dir,
+        NODE_OPTIONS: `--import ${trace}`,
+      }),
     );
     try {
       expect(backend.output).toContain('Metrics    disabled');

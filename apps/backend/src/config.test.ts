@@ -4,12 +4,33 @@ import { readBackendConfig } from './config.js';
 
 describe('readBackendConfig', () => {
   it('has the documented defaults', () => {
-    expect(readBackendConfig({})).toEqual({ port: 8000, host: '0.0.0.0', workers: 2, framework: 'koa', latencyScale: 1, drainTimeoutMs: 10_000 });
+    expect(readBackendConfig({})).toEqual({
+      port: 8000,
+      host: '0.0.0.0',
+      workers: 2,
+      framework: 'koa',
+      latencyScale: 1,
+      drainTimeoutMs: 10_000,
+    });
   });
 
   it('reads every variable', () => {
-    const env = { BACKEND_PORT: '0', BACKEND_HOST: '[::1]', WEB_CONCURRENCY: '64', BACKEND_FRAMEWORK: 'Express', BACKEND_LATENCY_SCALE: '0.5', BACKEND_DRAIN_TIMEOUT_MS: '250' };
-    expect(readBackendConfig(env)).toEqual({ port: 0, host: '::1', workers: 64, framework: 'express', latencyScale: 0.5, drainTimeoutMs: 250 });
+    const env = {
+      BACKEND_PORT: '0',
+      BACKEND_HOST: '[::1]',
+      WEB_CONCURRENCY: '64',
+      BACKEND_FRAMEWORK: 'Express',
+      BACKEND_LATENCY_SCALE: '0.5',
+      BACKEND_DRAIN_TIMEOUT_MS: '250',
+    };
+    expect(readBackendConfig(env)).toEqual({
+      port: 0,
+      host: '::1',
+      workers: 64,
+      framework: 'express',
+      latencyScale: 0.5,
+      drainTimeoutMs: 250,
+    });
   });
 
   it.each([

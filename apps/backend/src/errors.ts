@@ -26,6 +26,8 @@ export function exitOnStartupError(error: unknown): never {
     process.stderr.write(`backend: ${error.message}\n`);
     process.exit(EXIT_STARTUP);
   }
-  process.stderr.write(`backend: start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `backend: start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(EXIT_STARTUP);
 }

@@ -13,13 +13,19 @@ import { StartupError } from './errors.js';
  * @example
  * const aggregator = prepareMetrics(process.env, loadConfig(), (code) => shutdown(code));
  */
-export function prepareMetrics(env: NodeJS.ProcessEnv, config: MetricsConfig, onFatal: (exitCode: number) => void): AggregatorProcess {
+export function prepareMetrics(
+  env: NodeJS.ProcessEnv,
+  config: MetricsConfig,
+  onFatal: (exitCode: number) => void,
+): AggregatorProcess {
   parseAuthConfig(env); // throws a ConfigError naming the variable, as loadConfig does
   try {
     openStore({ dir: config.multiprocDir, fresh: config.freshStart }).close();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new StartupError(`cannot open the metrics store in PROMETHEUS_MULTIPROC_DIR=${config.multiprocDir}: ${reason}`);
+    throw new StartupError(
+      `cannot open the metrics store in PROMETHEUS_MULTIPROC_DIR=${config.multiprocDir}: ${reason}`,
+    );
   }
   return superviseAggregator(AGGREGATOR_MAIN, onFatal);
 }

@@ -115,7 +115,9 @@ class Primary {
       return;
     }
     const delay = slot.backoff.crashed();
-    console.error(`[backend] worker ${slot.id} (pid ${worker.process.pid}) exited (${how}); replacing it in ${delay} ms`);
+    console.error(
+      `[backend] worker ${slot.id} (pid ${worker.process.pid}) exited (${how}); replacing it in ${delay} ms`,
+    );
     slot.restart = setTimeout(() => this.spawn(slot), delay);
   }
 
@@ -154,5 +156,7 @@ class Primary {
 
 function printReady({ backend, metrics, port }: ReadyInfo): void {
   const where = metrics.enabled ? `metrics on http://${metrics.host}:${metrics.port}/metrics/` : 'metrics disabled';
-  console.log(`[backend] ${backend.workers} ${backend.framework} workers listening on http://${backend.host}:${port} (${where})`);
+  console.log(
+    `[backend] ${backend.workers} ${backend.framework} workers listening on http://${backend.host}:${port} (${where})`,
+  );
 }

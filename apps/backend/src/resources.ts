@@ -6,7 +6,12 @@ function issue(rng: Rng, id?: string) {
   return {
     id: id ?? `${rng.pick(ORIGINS)}:${rng.hex(20)}`,
     version: rng.int(0, 5),
-    comment: rng.pick(['BUG: KASAN: slab-use-after-free', 'kernel BUG at mm/slub.c', 'WARNING in __alloc_pages', 'boot hang']),
+    comment: rng.pick([
+      'BUG: KASAN: slab-use-after-free',
+      'kernel BUG at mm/slub.c',
+      'WARNING in __alloc_pages',
+      'boot hang',
+    ]),
     culprit: { code: rng.next() < 0.7, tool: rng.next() < 0.2, harness: rng.next() < 0.1 },
     first_seen: rng.time(90),
     incidents: rng.int(1, 400),
@@ -37,7 +42,11 @@ export const testIssues: ResourceBuilder = (rng) => rng.list(rng.int(0, 3), () =
 
 export const testStatusHistory: ResourceBuilder = (rng, { query }) => ({
   path: query.path ?? rng.pick(TEST_PATHS),
-  status_history: rng.list(10, () => ({ id: `maestro:${rng.hex(24)}`, status: rng.pick(STATUSES), start_time: rng.time() })),
+  status_history: rng.list(10, () => ({
+    id: `maestro:${rng.hex(24)}`,
+    status: rng.pick(STATUSES),
+    start_time: rng.time(),
+  })),
   regression_type: rng.pick(['fixed', 'regression', 'unstable', 'pass', 'fail']),
 });
 
@@ -52,7 +61,12 @@ export const buildIssues: ResourceBuilder = (rng) => rng.list(rng.int(0, 3), () 
 
 export const logDownloader: ResourceBuilder = (rng, { query }) => ({
   log_url: query.log_download_url ?? `https://storage.kernelci.org/logs/${rng.hex(16)}/`,
-  log_files: rng.list(4, (i) => ({ specific_log_url: `log-${i}.txt.gz`, file_name: `log-${i}.txt.gz`, file_size: `${rng.int(1, 900)} KB`, date: rng.time() })),
+  log_files: rng.list(4, (i) => ({
+    specific_log_url: `log-${i}.txt.gz`,
+    file_name: `log-${i}.txt.gz`,
+    file_size: `${rng.int(1, 900)} KB`,
+    date: rng.time(),
+  })),
 });
 
 export const hardwareList: ResourceBuilder = (rng) => ({ hardware: rng.list(8, () => hardware(rng)) });
@@ -69,24 +83,36 @@ export const hardwareByRevision: ResourceBuilder = (rng, { query }) => ({
 
 export const hardwareDetails: ResourceBuilder = (rng, { params, body }) => ({
   ...hardware(rng, params.hardwareId),
-  filters: isObject(body) ? body.filter ?? {} : {},
+  filters: isObject(body) ? (body.filter ?? {}) : {},
   trees: rng.list(3, () => checkoutItem(rng)),
 });
 
 export const hardwareBuilds: ResourceBuilder = (rng) => ({ builds: rng.list(12, () => buildItem(rng)) });
 export const hardwareBoots: ResourceBuilder = (rng) => ({ boots: rng.list(12, () => testItem(rng)) });
 export const hardwareTests: ResourceBuilder = (rng) => ({ tests: rng.list(20, () => testItem(rng)) });
-export const hardwareSummary: ResourceBuilder = (rng, { params }) => ({ hardware_name: params.hardwareId, summary: summaryItem(rng) });
+export const hardwareSummary: ResourceBuilder = (rng, { params }) => ({
+  hardware_name: params.hardwareId,
+  summary: summaryItem(rng),
+});
 
 export const hardwareCommitHistory: ResourceBuilder = (rng) => ({
-  commit_history_table: rng.list(5, () => ({ git_commit_hash: rng.hex(40), git_commit_name: `v6.${rng.int(6, 16)}`, earliest_start_time: rng.time() })),
+  commit_history_table: rng.list(5, () => ({
+    git_commit_hash: rng.hex(40),
+    git_commit_name: `v6.${rng.int(6, 16)}`,
+    earliest_start_time: rng.time(),
+  })),
 });
 
 export const issueList: ResourceBuilder = (rng) => ({ issues: rng.list(10, () => issue(rng)), extras: {} });
 
 export const issueExtras: ResourceBuilder = (rng, { body }) => {
   const wanted = isObject(body) && Array.isArray(body.issues) ? body.issues.slice(0, 50) : [];
-  const issues = Object.fromEntries(wanted.map((entry) => [String(Array.isArray(entry) ? entry[0] : entry), { first_incident: checkoutItem(rng), versions: rng.int(1, 4) }]));
+  const issues = Object.fromEntries(
+    wanted.map((entry) => [
+      String(Array.isArray(entry) ? entry[0] : entry),
+      { first_incident: checkoutItem(rng), versions: rng.int(1, 4) },
+    ]),
+  );
   return { issues };
 };
 

@@ -54,7 +54,9 @@ export async function respond(route: Route, input: ResourceInput, latencyScale: 
 }
 
 /** Express 5 hands a `*name` parameter over as an array of segments, Koa as one string: join to one form. */
-export function normalizeParams(params: Readonly<Record<string, string | string[] | undefined>>): Record<string, string> {
+export function normalizeParams(
+  params: Readonly<Record<string, string | string[] | undefined>>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined) out[key] = Array.isArray(value) ? value.join('/') : value;
@@ -91,7 +93,8 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw new HttpError(400, 'Request body is not valid JSON');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'Request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpError(400, 'Request body must be a JSON object');
   return body;
 }
 

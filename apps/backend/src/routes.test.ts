@@ -38,25 +38,32 @@ describe('Koa and Express serve the same API', () => {
     express.close();
   });
 
-  const both = async (request: Parameters<typeof send>[1]) => [await send(portOf(koa), request), await send(portOf(express), request)] as const;
+  const both = async (request: Parameters<typeof send>[1]) =>
+    [await send(portOf(koa), request), await send(portOf(express), request)] as const;
 
-  it.each(ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))('%s answers 200 with the same JSON in both', async (_, route) => {
-    const request = requestFor(new Rng(route.path), route);
-    const [k, e] = await both(request);
-    expect(k.status, `${request.method} ${request.url}`).toBe(200);
-    expect(k.contentType).toBe('application/json; charset=utf-8');
-    expect(e).toEqual(k);
-    // The same URL with the other method matches no route.
-    const [wk, we] = await both({ ...request, method: route.method === 'GET' ? 'POST' : 'GET', body: undefined });
-    expect([wk.status, we.status]).toEqual([404, 404]);
-  });
+  it.each(ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    '%s answers 200 with the same JSON in both',
+    async (_, route) => {
+      const request = requestFor(new Rng(route.path), route);
+      const [k, e] = await both(request);
+      expect(k.status, `${request.method} ${request.url}`).toBe(200);
+      expect(k.contentType).toBe('application/json; charset=utf-8');
+      expect(e).toEqual(k);
+      // The same URL with the other method matches no route.
+      const [wk, we] = await both({ ...request, method: route.method === 'GET' ? 'POST' : 'GET', body: undefined });
+      expect([wk.status, we.status]).toEqual([404, 404]);
+    },
+  );
 
   it('answers the same synthetic failures and unknown URLs in both', async () => {
     const cases = [
       { request: requestFor(new Rng('e'), byPath('/api/build/:buildId'), 'error'), status: 500 }, // /api/build/error
       { request: requestFor(new Rng('e'), byPath('/api/tree/'), 'error'), status: 500 }, // /api/tree/?origin=error
       { request: requestFor(new Rng('m'), byPath('/api/issue/:issueId'), 'missing'), status: 404 }, // /api/issue/missing
-      { request: { method: 'POST' as const, url: '/api/hardware/x/summary', body: 'not json', route: '' }, status: 400 },
+      {
+        request: { method: 'POST' as const, url: '/api/hardware/x/summary', body: 'not json', route: '' },
+        status: 400,
+      },
       { request: { method: 'POST' as const, url: '/api/issue/extras/', body: '[1]', route: '' }, status: 400 },
       { request: { method: 'GET' as const, url: '/api/tree', route: UNMATCHED }, status: 404 },
       { request: { method: 'GET' as const, url: '/wp-login.php', route: UNMATCHED }, status: 404 },

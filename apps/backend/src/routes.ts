@@ -80,6 +80,9 @@ const schema = {
   openapi: '3.0.3',
   info: { title: 'KernelCI Dashboard API (synthetic mirror)', version: '1.0.0' },
   paths: Object.fromEntries(
-    ROUTES.map(({ method, path }) => [path.replace(/[:*](\w+)/g, '{$1}'), { [method.toLowerCase()]: { responses: { 200: { description: 'OK' } } } }]),
+    ROUTES.map(({ method, path }) => [
+      path.replace(/[:*](\w+)/g, '{$1}'),
+      { [method.toLowerCase()]: { responses: { 200: { description: 'OK' } } } },
+    ]),
   ),
 };

@@ -14,8 +14,16 @@ describe('an invalid variable stops the start with exit code 2 and names the var
     ['main', { WEB_CONCURRENCY: '0' }, 'backend: Invalid WEB_CONCURRENCY "0": expected an integer 1-64'],
     ['main', { BACKEND_FRAMEWORK: 'fastify' }, 'backend: Invalid BACKEND_FRAMEWORK "fastify": expected koa or express'],
     ['main', { BACKEND_PORT: 'http' }, 'backend: Invalid BACKEND_PORT "http": expected an integer 0-65535'],
-    ['demo', { PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: 'soon' }, 'backend: Invalid PROMETHEUS_METRICS_FLUSH_INTERVAL_MS "soon"'],
-    ['demo', { PROMETHEUS_METRICS_AUTH_TOKEN: 't', PROMETHEUS_METRICS_BASIC_AUTH_USER: 'u' }, 'backend: Invalid PROMETHEUS_METRICS_AUTH_TOKEN'],
+    [
+      'demo',
+      { PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: 'soon' },
+      'backend: Invalid PROMETHEUS_METRICS_FLUSH_INTERVAL_MS "soon"',
+    ],
+    [
+      'demo',
+      { PROMETHEUS_METRICS_AUTH_TOKEN: 't', PROMETHEUS_METRICS_BASIC_AUTH_USER: 'u' },
+      'backend: Invalid PROMETHEUS_METRICS_AUTH_TOKEN',
+    ],
   ] as const)('dist/%s.js with %o', async (entry, env, message) => {
     const { code, output } = await runToExit(entry, cleanEnv({ ...env, PROMETHEUS_MULTIPROC_DIR: dir }));
     expect(output).toContain(message);

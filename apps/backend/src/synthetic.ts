@@ -79,7 +79,13 @@ export const ARCHITECTURES = ['arm64', 'x86_64', 'arm', 'riscv'] as const;
 export const CONFIGS = ['defconfig', 'allmodconfig', 'multi_v7_defconfig', 'x86_64_defconfig'] as const;
 export const COMPILERS = ['gcc-12', 'gcc-14', 'clang-17', 'clang-19'] as const;
 export const ORIGINS = ['maestro', 'microsoft', 'redhat', 'syzbot', '0dayci'] as const;
-export const PLATFORMS = ['mt8195-cherry-tomato-r2', 'rk3588-rock-5b', 'qemu-x86', 'imx8mp-evk', 'bcm2711-rpi-4-b'] as const;
+export const PLATFORMS = [
+  'mt8195-cherry-tomato-r2',
+  'rk3588-rock-5b',
+  'qemu-x86',
+  'imx8mp-evk',
+  'bcm2711-rpi-4-b',
+] as const;
 export const TEST_PATHS = ['baseline.login', 'boot', 'kselftest.cpufreq', 'ltp.syscalls', 'kunit.exe.list'] as const;
 export const STATUSES = ['PASS', 'FAIL', 'ERROR', 'SKIP', 'MISS'] as const;
 

@@ -30,10 +30,20 @@ export async function readTrafficOptions(argv: string[], env: Env): Promise<Traf
   try {
     ({ values: flags } = parseArgs({
       args: argv,
-      options: { target: { type: 'string' }, requests: { type: 'string' }, concurrency: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' } },
+      options: {
+        target: { type: 'string' },
+        requests: { type: 'string' },
+        concurrency: { type: 'string' },
+        duration: { type: 'string' },
+        rate: { type: 'string' },
+      },
     }));
   } catch (error) {
-    throw new ConfigError('arguments', argv.join(' '), `--target, --requests, --concurrency, --duration or --rate (${(error as Error).message})`);
+    throw new ConfigError(
+      'arguments',
+      argv.join(' '),
+      `--target, --requests, --concurrency, --duration or --rate (${(error as Error).message})`,
+    );
   }
   const pick = (flag: string, variable: string): [string, string | undefined] =>
     flags[flag] !== undefined ? [`--${flag}`, flags[flag]] : [variable, env[variable]];

@@ -19,7 +19,16 @@ export interface PlannedRequest {
 export const UNMATCHED = '<unmatched>';
 
 // Paths scanners and typos produce; none matches a route (`/api/tree` lacks the template's trailing slash).
-const UNKNOWN_PATHS = ['/', '/favicon.ico', '/wp-login.php', '/.env', '/api/tree', '/api/unknown', '/admin/login', '/api/v2/tree/'];
+const UNKNOWN_PATHS = [
+  '/',
+  '/favicon.ico',
+  '/wp-login.php',
+  '/.env',
+  '/api/tree',
+  '/api/unknown',
+  '/admin/login',
+  '/api/v2/tree/',
+];
 
 // Routes the dashboard's pages call most often get more traffic.
 const WEIGHTS: Readonly<Record<string, number>> = {
@@ -54,7 +63,8 @@ function paramValue(rng: Rng, name: string, wildcard: boolean): string {
 function queryFor(rng: Rng, route: Route): URLSearchParams {
   const query = new URLSearchParams({ origin: rng.pick(ORIGINS) });
   if (route.path === '/api/test/status-history') query.set('path', rng.pick(TEST_PATHS));
-  if (route.path === '/api/log-downloader/') query.set('log_download_url', `https://storage.kernelci.org/logs/${rng.hex(16)}/`);
+  if (route.path === '/api/log-downloader/')
+    query.set('log_download_url', `https://storage.kernelci.org/logs/${rng.hex(16)}/`);
   if (route.path === '/api/hardware-by-revision/') query.set('commit_hash', rng.hex(40));
   if (route.path === '/api/tree-report/') query.set('tree_name', rng.pick(TREES));
   return query;
@@ -62,12 +72,19 @@ function queryFor(rng: Rng, route: Route): URLSearchParams {
 
 /** A concrete request of `route`; `magic` replaces every parameter (or the origin when there is none). */
 export function requestFor(rng: Rng, route: Route, magic?: string): PlannedRequest {
-  const path = route.path.replace(/([:*])(\w+)/g, (_, kind: string, name: string) => magic ?? paramValue(rng, name, kind === '*'));
+  const path = route.path.replace(
+    /([:*])(\w+)/g,
+    (_, kind: string, name: string) => magic ?? paramValue(rng, name, kind === '*'),
+  );
   const query = queryFor(rng, route);
   if (magic && path === route.path) query.set('origin', magic);
   const request: PlannedRequest = { method: route.method, url: `${path}?${query}`, route: route.path };
   if (route.method === 'POST') {
-    request.body = JSON.stringify({ origin: query.get('origin'), filter: { 'build.status': ['FAIL'] }, issues: [[`maestro:${rng.hex(20)}`, 1]] });
+    request.body = JSON.stringify({
+      origin: query.get('origin'),
+      filter: { 'build.status': ['FAIL'] },
+      issues: [[`maestro:${rng.hex(20)}`, 1]],
+    });
   }
   return request;
 }

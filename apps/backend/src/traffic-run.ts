@@ -19,7 +19,10 @@ export interface TrafficResult {
  * @example
  * const result = await runTraffic({ target: new URL('http://127.0.0.1:8000'), requests: 100, concurrency: 4, durationS: 60, rate: 0 });
  */
-export async function runTraffic(options: TrafficOptions, plan: Iterator<PlannedRequest> = trafficPlan()): Promise<TrafficResult> {
+export async function runTraffic(
+  options: TrafficOptions,
+  plan: Iterator<PlannedRequest> = trafficPlan(),
+): Promise<TrafficResult> {
   const result: TrafficResult = { byRoute: new Map(), responses: 0, failures: 0, seconds: 0 };
   const started = performance.now();
   const deadline = started + options.durationS * 1000;

@@ -25,19 +25,32 @@ afterAll(() => server.close());
 describe('pnpm --filter backend traffic', () => {
   it('sends the requested number of requests across every route, then prints them per route and status', async () => {
     received = 0;
-    const { code, output } = await runToExit('traffic', cleanEnv({ TRAFFIC_TARGET: target, TRAFFIC_RATE: '0' }), ['--requests', '300', '--concurrency', '6']);
+    const { code, output } = await runToExit('traffic', cleanEnv({ TRAFFIC_TARGET: target, TRAFFIC_RATE: '0' }), [
+      '--requests',
+      '300',
+      '--concurrency',
+      '6',
+    ]);
     expect(code).toBe(0);
     expect(received).toBe(300);
     expect(output).toContain(`300 responses from`);
     expect(output).toContain('0 failed');
-    for (const route of ROUTES) expect(output).toMatch(new RegExp(`^${route.method} ${route.path.replace(/\*/g, '\\*')} +200: \\d+`, 'm'));
+    for (const route of ROUTES)
+      expect(output).toMatch(new RegExp(`^${route.method} ${route.path.replace(/\*/g, '\\*')} +200: \\d+`, 'm'));
     expect(output).toMatch(/ 500: \d+/); // `error` ids
     expect(output).toMatch(new RegExp(`^GET ${UNMATCHED} +404: \\d+$`, 'm'));
   });
 
   it('stops by itself when the duration is over, whatever the request count', async () => {
     received = 0;
-    const { code, output } = await runToExit('traffic', cleanEnv({ TRAFFIC_TARGET: target }), ['--requests', '1000000', '--rate', '20', '--duration', '1']);
+    const { code, output } = await runToExit('traffic', cleanEnv({ TRAFFIC_TARGET: target }), [
+      '--requests',
+      '1000000',
+      '--rate',
+      '20',
+      '--duration',
+      '1',
+    ]);
     expect(code).toBe(0);
     expect(received).toBeGreaterThan(0);
     expect(received).toBeLessThan(100);
@@ -65,7 +78,9 @@ describe('the traffic plan', () => {
   it('visits every route first, then mixes in about 3% unknown URLs, 2% missing and 2% error ids', () => {
     const plan = trafficPlan('test');
     const requests = Array.from({ length: 10_000 }, () => plan.next().value);
-    expect(requests.slice(0, ROUTES.length).map((r) => `${r.method} ${r.route}`)).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`));
+    expect(requests.slice(0, ROUTES.length).map((r) => `${r.method} ${r.route}`)).toEqual(
+      ROUTES.map((r) => `${r.method} ${r.path}`),
+    );
     const share = (test: (r: PlannedRequest) => boolean) => requests.filter(test).length / requests.length;
     expect(share((r) => r.route === UNMATCHED)).toBeCloseTo(0.03, 2);
     expect(share((r) => /[/=]missing(\/|\?|&|$)/.test(r.url))).toBeCloseTo(0.02, 2);

@@ -17,7 +17,9 @@ function printSummary(options: TrafficOptions, result: TrafficResult): void {
     console.log(`${key.padEnd(width)}  ${cells.join('  ')}`);
   }
   const rps = result.seconds > 0 ? (result.responses / result.seconds).toFixed(1) : '0';
-  console.log(`\n${result.responses} responses from ${rows.length} routes in ${result.seconds.toFixed(1)} s (${rps}/s) against ${options.target.origin}; ${result.failures} failed`);
+  console.log(
+    `\n${result.responses} responses from ${rows.length} routes in ${result.seconds.toFixed(1)} s (${rps}/s) against ${options.target.origin}; ${result.failures} failed`,
+  );
 }
 
 async function main(): Promise<number> {
@@ -30,11 +32,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const pace = options.rate > 0 ? `${options.rate}/s` : 'as fast as possible';
-  console.log(`traffic: ${options.requests} requests to ${options.target.origin}, ${options.concurrency} at a time, ${pace}, for at most ${options.durationS} s`);
+  console.log(
+    `traffic: ${options.requests} requests to ${options.target.origin}, ${options.concurrency} at a time, ${pace}, for at most ${options.durationS} s`,
+  );
   const result = await runTraffic(options);
   printSummary(options, result);
   if (result.responses === 0 && result.failures > 0) {
-    console.error(`traffic: no answer from ${options.target.origin} (${result.firstFailure}); is the backend running? (pnpm start)`);
+    console.error(
+      `traffic: no answer from ${options.target.origin} (${result.firstFailure}); is the backend running? (pnpm start)`,
+    );
     return 1;
   }
   return 0;

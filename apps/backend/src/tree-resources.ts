@@ -1,5 +1,16 @@
 /** Synthetic bodies of the /api/tree/... routes, shaped like the KernelCI Dashboard's answers. */
-import { ARCHITECTURES, BRANCHES, COMPILERS, CONFIGS, ORIGINS, PLATFORMS, type Rng, STATUSES, TEST_PATHS, TREES } from './synthetic.js';
+import {
+  ARCHITECTURES,
+  BRANCHES,
+  COMPILERS,
+  CONFIGS,
+  ORIGINS,
+  PLATFORMS,
+  type Rng,
+  STATUSES,
+  TEST_PATHS,
+  TREES,
+} from './synthetic.js';
 
 /** What a resource builder sees of a request: decoded path parameters, query string and JSON body. */
 export interface ResourceInput {
@@ -57,11 +68,21 @@ function summary(rng: Rng) {
 }
 
 function commits(rng: Rng, count: number) {
-  return rng.list(count, () => ({ git_commit_hash: rng.hex(40), git_commit_name: `v6.${rng.int(6, 16)}`, earliest_start_time: rng.time(), ...summary(rng) }));
+  return rng.list(count, () => ({
+    git_commit_hash: rng.hex(40),
+    git_commit_name: `v6.${rng.int(6, 16)}`,
+    earliest_start_time: rng.time(),
+    ...summary(rng),
+  }));
 }
 
 export const treeList: ResourceBuilder = (rng) =>
-  rng.list(8, () => ({ ...checkout(rng), build_status: rng.statusCounts(400), boot_status: rng.statusCounts(300), test_status: rng.statusCounts(5000) }));
+  rng.list(8, () => ({
+    ...checkout(rng),
+    build_status: rng.statusCounts(400),
+    boot_status: rng.statusCounts(300),
+    test_status: rng.statusCounts(5000),
+  }));
 
 export const treeFull: ResourceBuilder = (rng, { params }) => ({
   checkout: checkout(rng, params.treeName, params.gitBranch, params.commitHash),

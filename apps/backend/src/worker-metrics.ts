@@ -35,7 +35,9 @@ export async function setupWorkerMetrics(framework: Framework, config: MetricsCo
       ? (await import('@kci-metrics/koa')).koaMetrics()
       : (await import('@kci-metrics/express')).expressMetrics();
   const { openStore } = await import('@kci-metrics/sqlite-store');
-  const link = new StoreLink(middleware.registry, () => openStore({ dir: config.multiprocDir, flushIntervalMs: config.flushIntervalMs }));
+  const link = new StoreLink(middleware.registry, () =>
+    openStore({ dir: config.multiprocDir, flushIntervalMs: config.flushIntervalMs }),
+  );
   link.open();
   return { middleware, close: () => link.close() };
 }
@@ -61,7 +63,9 @@ class StoreLink {
     } catch (error) {
       // Logged once, not every retry: a broken store must not flood the logs either.
       if (this.failures++ === 0) {
-        console.error(`[backend] worker ${process.pid}: metrics store unavailable, requests are still served: ${message(error)}`);
+        console.error(
+          `[backend] worker ${process.pid}: metrics store unavailable, requests are still served: ${message(error)}`,
+        );
       }
       this.retry = setTimeout(() => this.open(), RETRY_MS);
       this.retry.unref();

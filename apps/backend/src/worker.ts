@@ -22,7 +22,9 @@ async function handler(config: BackendConfig, metrics: WorkerMetrics | undefined
 
 function listen(server: Server, config: BackendConfig): void {
   server.once('error', (error: NodeJS.ErrnoException) => {
-    console.error(`[backend] worker ${process.pid}: cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`);
+    console.error(
+      `[backend] worker ${process.pid}: cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`,
+    );
     process.exit(1);
   });
   server.listen(config.port, config.host, () => {
@@ -32,7 +34,12 @@ function listen(server: Server, config: BackendConfig): void {
   });
 }
 
-function drainOnRequest(server: Server, config: BackendConfig, metrics: WorkerMetrics | undefined, state: { draining: boolean }): void {
+function drainOnRequest(
+  server: Server,
+  config: BackendConfig,
+  metrics: WorkerMetrics | undefined,
+  state: { draining: boolean },
+): void {
   const drain = () => {
     if (state.draining) return;
     state.draining = true;
@@ -59,7 +66,10 @@ function drainOnRequest(server: Server, config: BackendConfig, metrics: WorkerMe
 async function main(): Promise<void> {
   const raw = process.env[WORKER_CONFIG_ENV];
   if (!raw || !process.send) throw new Error('dist/worker.js is started by the cluster primary: run dist/main.js');
-  const { backend: config, metrics: metricsConfig } = JSON.parse(raw) as { backend: BackendConfig; metrics: MetricsConfig };
+  const { backend: config, metrics: metricsConfig } = JSON.parse(raw) as {
+    backend: BackendConfig;
+    metrics: MetricsConfig;
+  };
   const metrics = metricsConfig.enabled
     ? await (await import('./worker-metrics.js')).setupWorkerMetrics(config.framework, metricsConfig)
     : undefined;

@@ -45,7 +45,11 @@ export class BackendProcess {
 
   /** `detached` puts it in its own process group, which `interrupt()` signals like Ctrl+C in a terminal. */
   constructor(entry: Entry, env: NodeJS.ProcessEnv, args: string[] = [], options: { detached?: boolean } = {}) {
-    this.child = spawn(process.execPath, [entryPath(entry), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached === true });
+    this.child = spawn(process.execPath, [entryPath(entry), ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached === true,
+    });
     this.child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.out += d.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -99,14 +103,22 @@ export class BackendProcess {
 }
 
 /** Start a backend and wait until every worker listens (the primary's ready line). */
-export async function startBackend(entry: Entry, env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}): Promise<BackendProcess> {
+export async function startBackend(
+  entry: Entry,
+  env: NodeJS.ProcessEnv,
+  options: { detached?: boolean } = {},
+): Promise<BackendProcess> {
   const backend = new BackendProcess(entry, env, [], options);
   await backend.waitFor(/workers listening on http|KernelCI Dashboard API mirror: /);
   return backend;
 }
 
 /** Run an entry point to its end (start-up failures, the traffic generator). */
-export async function runToExit(entry: Entry, env: NodeJS.ProcessEnv, args: string[] = []): Promise<Exit & { output: string }> {
+export async function runToExit(
+  entry: Entry,
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): Promise<Exit & { output: string }> {
   const child = new BackendProcess(entry, env, args);
   const exit = await child.exit();
   return { ...exit, output: child.output };

@@ -31,7 +31,11 @@ export async function sendAll(port: number, requests: readonly PlannedRequest[],
 }
 
 /** What `http_request_duration_seconds_count` should gain: one per answer, keyed `METHOD route status`. */
-export function expectedCounts(requests: readonly PlannedRequest[], answers: readonly Answer[], into = new Map<string, number>()): Map<string, number> {
+export function expectedCounts(
+  requests: readonly PlannedRequest[],
+  answers: readonly Answer[],
+  into = new Map<string, number>(),
+): Map<string, number> {
   requests.forEach((request, i) => {
     const key = `${request.method} ${request.route} ${answers[i]?.status}`;
     into.set(key, (into.get(key) ?? 0) + 1);

@@ -6,7 +6,9 @@ export function requestCounts(text: string): Map<string, number> {
   for (const line of text.split('\n')) {
     if (!line.startsWith('http_request_duration_seconds_count{')) continue;
     const close = line.lastIndexOf('}');
-    const labels = Object.fromEntries([...line.slice(0, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const labels = Object.fromEntries(
+      [...line.slice(0, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
     const key = `${labels.method} ${labels.route} ${labels.status_code}`;
     counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(close + 1).trim()));
   }
@@ -43,7 +45,11 @@ export async function waitForAggregator(port: number, timeoutMs = 15_000): Promi
  * Scrape until `done(counts)` holds (workers flush every interval), then return the last counts; the
  * caller asserts on them, so a timeout shows the difference instead of a bare "timed out".
  */
-export async function scrapeUntil(port: number, done: (counts: Map<string, number>) => boolean, timeoutMs = 8_000): Promise<Map<string, number>> {
+export async function scrapeUntil(
+  port: number,
+  done: (counts: Map<string, number>) => boolean,
+  timeoutMs = 8_000,
+): Promise<Map<string, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const counts = await scrape(port);
