@@ -68,15 +68,12 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
           generation = conn.generation;
         }
         const now = Date.now();
+        // Ids minted inside a transaction reach the writer's caches only through `commit`, after the
+        // transaction committed: a rolled-back flush leaves every cached id valid.
         let commit: (() => void) | undefined;
-        try {
-          db.transaction(() => {
-            commit = writer.write(s, now, exiting, notices);
-          }).immediate();
-        } catch (err) {
-          writer.forgetIds(); // the rolled-back transaction may have minted ids that do not exist
-          throw err;
-        }
+        db.transaction(() => {
+          commit = writer.write(s, now, exiting, notices);
+        }).immediate();
         commit?.();
         try {
           if (++flushes % GC_EVERY_FLUSHES === 0) collectGarbage(db, s, now);
