@@ -45,7 +45,7 @@ export function evaluateTargets(records) {
 export function formatTable(records, machine, summary) {
   const lines = [];
   lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGb} GB, Node ${machine.node}, ${machine.os}`);
-  lines.push(`Load average at start ${machine.loadavgAtStart.join(' ')}, at end ${summary.loadavgAtEnd.join(' ')}; ${summary.seconds} s`);
+  lines.push('', `Load average at start ${machine.loadavgAtStart.join(' ')}, at end ${summary.loadavgAtEnd.join(' ')}; ${summary.seconds} s`);
   const scrape = records.filter((r) => r.bench === 'scrape').sort((a, b) => a.S - b.S || a.W - b.W);
   if (scrape.length) {
     lines.push('', '| W | S | store.metrics() | AggregatorRegistry | ratio |', '|---|---|---|---|---|');
