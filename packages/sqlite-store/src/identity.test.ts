@@ -21,7 +21,10 @@ function startTicks(pid: number): string {
  * Writers registered in the database as other processes would have (rows as the store writes them):
  * how the store tells live from dead needs no hook from a process manager.
  */
-function register(path: string, rows: Array<{ pid: number; host: string; bootId: string; ticks: string; heartbeatAgoMs: number }>) {
+function register(
+  path: string,
+  rows: Array<{ pid: number; host: string; bootId: string; ticks: string; heartbeatAgoMs: number }>,
+) {
   const db = new Database(path);
   const insert = db.prepare(
     'INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms) VALUES (?, ?, ?, ?, ?, ?, 1000)',
@@ -39,8 +42,16 @@ describe('telling live writers from dead ones', () => {
     const other = await startWorker({ dir });
     await other.call('flush'); // registers itself, as live
     register(reader.path, [
-      // A writer that had the pid `other` has now, but started at another time: it is gone.
-      { pid: other.pid, host: hostname(), bootId: BOOT_ID, ticks: String(Number(startTicks(other.pid)) - 1), heartbeatAgoMs: 0 },
+      // A writer that had the pid `other` has now, but started at another time, and last flushed more than
+      // two intervals ago: it is gone. (Within two intervals of its last flush, a writer whose pid exists is
+      // taken for live without reading /proc: pid reuse is not that fast; see identity.ts.)
+      {
+        pid: other.pid,
+        host: hostname(),
+        bootId: BOOT_ID,
+        ticks: String(Number(startTicks(other.pid)) - 1),
+        heartbeatAgoMs: 2_500,
+      },
       // One whose pid no process has any more.
       { pid: 4_000_000, host: hostname(), bootId: BOOT_ID, ticks: '1', heartbeatAgoMs: 0 },
     ]);

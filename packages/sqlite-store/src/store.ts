@@ -26,6 +26,8 @@ const FLUSH_BUSY_MS = 50;
 const EXIT_BUSY_MS = 2000;
 /** Scrapes only wait for a checkpoint or a rare exclusive lock. */
 const READ_BUSY_MS = 1000;
+/** A flush that found the database locked this many times in a row is a failure (logged, counted). */
+const BUSY_STREAK = 3;
 /** A scrape waits this long for the write lock to fold dead writers, then leaves it for the next scrape. */
 const GC_BUSY_MS = 20;
 /** Writers fold dead processes themselves every this many flushes, so storage stays bounded without an aggregator. */
@@ -53,6 +55,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   const writer = new Writer(identity, opts.flushIntervalMs);
   let generation = -1;
   let flushes = 0;
+  let busyStreak = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -82,11 +85,20 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         }
       });
       for (const n of notices) log.once(`notice:${n.metric}:${n.message}`, `metric ${n.metric} not stored: ${n.message}`);
+      busyStreak = 0;
       log.success(`metrics store ${path} writable again; pending values written`);
       return true;
     } catch (err) {
-      writer.failedFlushes++;
       const code = (err as StoreError).cause ? errorCode((err as StoreError).cause) : 'unknown';
+      if (!exiting && (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')) {
+        // Workers started together contend for the lock at their first flushes: a lock that is free again
+        // at the next attempts is contention, not a failure. From the BUSY_STREAK-th attempt in a row it
+        // is one, and every attempt of the streak counts.
+        if (++busyStreak < BUSY_STREAK) return false;
+        writer.failedFlushes += busyStreak === BUSY_STREAK ? BUSY_STREAK : 1;
+      } else {
+        writer.failedFlushes++;
+      }
       log.failure(
         `flush:${code}`,
         `cannot write metrics store ${path} (${errorText((err as StoreError).cause ?? err)}); values are kept in memory and written when it works again`,
@@ -123,7 +135,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       if (writer.registries.includes(registry)) return;
       writer.registries.push(registry);
       if (timer) return;
-      timer = setInterval(() => flush(), opts.flushIntervalMs);
+      // The first flush comes at a random point of the first interval, so that workers forked together do
+      // not all flush at the same instant ever after; a SIGKILL still loses at most one interval.
+      timer = setTimeout(() => {
+        flush();
+        timer = setInterval(() => flush(), opts.flushIntervalMs);
+        timer.unref();
+      }, Math.random() * opts.flushIntervalMs);
       timer.unref();
       process.on('exit', onExit);
       for (const sig of SIGNALS) process.on(sig, onSignal);
@@ -188,7 +206,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     close() {
       if (closed) return;
       if (timer) {
-        clearInterval(timer);
+        clearTimeout(timer); // clears the first timeout and the interval alike
         flush(true);
       }
       closed = true;

@@ -157,8 +157,13 @@ export class Writer {
           state.last = v;
         });
       } else {
-        const v = vectorOf(def, entry);
         const last = ss.last as Float64Array | undefined;
+        // Every observation changes count and sum: when both are as last written, nothing changed, and
+        // the vectors need not be built (idle histograms were most of an idle flush's cost).
+        if (known !== undefined && last && entry.count === last[last.length - 1] && entry.sum === last[last.length - 2]) {
+          continue;
+        }
+        const v = vectorOf(def, entry);
         const delta = vectorDelta(v, last);
         if (delta === undefined && known !== undefined) continue;
         const sid = known ?? seriesId(s, metricId, ss.labels);
