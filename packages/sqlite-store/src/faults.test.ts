@@ -3,6 +3,7 @@ import {
   chmodSync,
   chownSync,
   closeSync,
+  copyFileSync,
   mkdirSync,
   openSync,
   renameSync,
@@ -262,6 +263,24 @@ describe('a damaged database file', () => {
       w.store.close();
     },
   );
+
+  it('restored from a copy: the writer reconnects and carries on as the same writer, counted once', async () => {
+    const { dir } = tempDir();
+    const w = worker(dir);
+    w.record(5);
+    expect(w.store.flush()).toBe(true);
+    const db = new Database(w.store.path);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    copyFileSync(w.store.path, `${w.store.path}.copy`);
+    renameSync(`${w.store.path}.copy`, w.store.path); // a new file (inode) with the same content
+    w.record(3);
+    expect(w.store.flush()).toBe(true);
+    expect(await totals(dir)).toEqual({ jobs: 8, count: 8 });
+    expect(w.store.health()).toMatchObject({ liveWriters: 1, stalledWriters: 0 });
+    expect(await w.store.metrics()).toContain('\nqueue_depth 4\n');
+    w.store.close();
+  });
 
   it('truncated to nothing: it is a new, empty store; the next flush writes what was pending', async () => {
     const { dir } = tempDir();
