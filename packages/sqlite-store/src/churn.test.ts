@@ -93,7 +93,11 @@ describe('many short-lived writers', () => {
     const survivor = await startWorker({ dir, script: script(N) });
     await survivor.call('inc', { name: 'churn_jobs_total', labels: { kind: 'k' } });
     for (let i = 0; i < 30; i++) expect(await survivor.call('flush'), survivor.stderr()).toBe(true);
-    expect(reader.health()).toMatchObject({ liveWriters: 1, deadWriters: RETAINED_DEAD, foldedWriters: N - RETAINED_DEAD });
+    expect(reader.health()).toMatchObject({
+      liveWriters: 1,
+      deadWriters: RETAINED_DEAD,
+      foldedWriters: N - RETAINED_DEAD,
+    });
     await killHard(survivor);
 
     const text = await reader.metrics();

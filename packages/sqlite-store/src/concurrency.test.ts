@@ -19,7 +19,9 @@ describe('several processes writing the same series at once', () => {
     const W = 4;
     const N = 3000; // a multiple of LOAD_VALUES.length
     const reader = openStore({ dir, logger: quiet });
-    const runs = Array.from({ length: W }, () => runFixture('load.mjs', [JSON.stringify({ dir, n: N, flushIntervalMs: 10 })]));
+    const runs = Array.from({ length: W }, () =>
+      runFixture('load.mjs', [JSON.stringify({ dir, n: N, flushIntervalMs: 10 })]),
+    );
     let done = false;
     const all = Promise.all(runs).finally(() => (done = true));
 
@@ -52,7 +54,9 @@ describe('several processes writing the same series at once', () => {
     }
     expect(sampleValue(exp, 'load_duration_seconds_bucket', { route: '/a', le: '+Inf' })).toBe(total);
     expect(sampleValue(exp, 'load_duration_seconds_count', { route: '/a' })).toBe(total);
-    expect(sampleValue(exp, 'load_duration_seconds_sum', { route: '/a' })).toBe(LOAD_VALUES.reduce((s, v) => s + v, 0) * per);
+    expect(sampleValue(exp, 'load_duration_seconds_sum', { route: '/a' })).toBe(
+      LOAD_VALUES.reduce((s, v) => s + v, 0) * per,
+    );
 
     if (havePromtool()) expect(promtoolProblems(text)).toEqual([]);
     expect(openMetricsProblems(await reader.metrics({ format: 'openmetrics' }))).toEqual([]);

@@ -77,7 +77,10 @@ describe('two processes defining the same metric differently', () => {
     expect(await next.call('flush')).toBe(true);
     expect(reader.health().conflicts).toEqual([]);
     const after = parseExposition(await reader.metrics());
-    expect(after.families.find((f) => f.name === 'typed_seconds')).toMatchObject({ type: 'gauge', help: 'Now a gauge' });
+    expect(after.families.find((f) => f.name === 'typed_seconds')).toMatchObject({
+      type: 'gauge',
+      help: 'Now a gauge',
+    });
     expect(sampleValue(after, 'typed_seconds')).toBe(7);
     expect(samplesOf(after, 'labeled_total')).toEqual([{ name: 'labeled_total', labels: { y: 'b' }, value: 3 }]);
     expect(sampleValue(after, 'bucketed_seconds_bucket', { le: '2' })).toBe(1);

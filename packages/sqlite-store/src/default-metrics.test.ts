@@ -30,7 +30,11 @@ describe("prom-client's default metrics on attached registries", () => {
     expect(cpuA).toBeGreaterThan(0);
     expect(sampleValue(exp, 'process_cpu_seconds_total')).toBeCloseTo(cpuA + cpuB, 9);
 
-    for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes']) {
+    for (const name of [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_external_memory_bytes',
+    ]) {
       const [va, vb] = [await held(a, name), await held(b, name)];
       expect(sampleValue(exp, name), name).toBe(va + vb);
     }

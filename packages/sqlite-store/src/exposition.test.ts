@@ -39,7 +39,8 @@ describe('the validators used here', () => {
     expect(openMetricsProblems('# HELP a x\n# TYPE a counter\na_total 1\n')).toContain(
       'OpenMetrics exposition does not end with "# EOF"',
     );
-    const unordered = '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\nh_sum 1\n# EOF\n';
+    const unordered =
+      '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\nh_sum 1\n# EOF\n';
     expect(openMetricsProblems(unordered, { python: false })).toEqual(['h[] buckets not cumulative']);
     if (havePythonOpenMetrics()) expect(pythonOpenMetricsProblems([unordered])).toHaveLength(1);
   });
@@ -113,7 +114,9 @@ describe('the exposition of one process', () => {
     const theirs = parseExposition(await registry.metrics());
     const noQuantiles = (s: Sample) => !('quantile' in s.labels);
     expect(sorted(ours.samples)).toEqual(sorted(theirs.samples.filter(noQuantiles)));
-    expect(ours.families.map((f) => [f.name, f.type, f.help])).toEqual(theirs.families.map((f) => [f.name, f.type, f.help]));
+    expect(ours.families.map((f) => [f.name, f.type, f.help])).toEqual(
+      theirs.families.map((f) => [f.name, f.type, f.help]),
+    );
     expect(sampleValue(ours, 'latency_seconds_count')).toBe(3);
     expect(sampleValue(ours, 'latency_seconds_sum')).toBe(2.75);
     expect(text).toContain('# HELP http_requests_total Requests "served"\\\\ by us\\nsecond line\n');
@@ -149,11 +152,29 @@ describe('the exposition of one process', () => {
 describe('label values survive the store and the exposition exactly', () => {
   // Quotes, backslashes, newlines, tabs, carriage returns, characters that delimit labels, non-ASCII
   // (any code point, astral ones included), mixed freely; and values of 10 KB.
-  const special = fc.constantFrom('"', '\\', '\n', '\t', '\r', '}', '{', ',', '=', '#', ' ', 'é', '日本', '🙂', '\u0000');
+  const special = fc.constantFrom(
+    '"',
+    '\\',
+    '\n',
+    '\t',
+    '\r',
+    '}',
+    '{',
+    ',',
+    '=',
+    '#',
+    ' ',
+    'é',
+    '日本',
+    '🙂',
+    '\u0000',
+  );
   const char = fc.oneof(special, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
   const short = fc.string({ unit: char, maxLength: 40 });
   // 10 KB and more: a random chunk repeated (generating 10 000 random characters per value is slow).
-  const long = fc.string({ unit: char, minLength: 1, maxLength: 40 }).map((s) => s.repeat(Math.ceil(10_240 / s.length)));
+  const long = fc
+    .string({ unit: char, minLength: 1, maxLength: 40 })
+    .map((s) => s.repeat(Math.ceil(10_240 / s.length)));
   const value = fc.oneof({ arbitrary: short, weight: 4 }, { arbitrary: long, weight: 1 });
   const labelSets = fc.uniqueArray(fc.tuple(value, value), {
     minLength: 1,

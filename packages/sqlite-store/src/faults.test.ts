@@ -121,7 +121,11 @@ describe('the database locked by another process', () => {
 
   it('a process exiting meanwhile waits for the lock to write its last values', async () => {
     const { dir } = tempDir();
-    const define = { op: 'define', kind: 'counter', config: { name: 'jobs_total', help: 'Jobs', labelNames: ['queue'] } };
+    const define = {
+      op: 'define',
+      kind: 'counter',
+      config: { name: 'jobs_total', help: 'Jobs', labelNames: ['queue'] },
+    };
     const child = await startWorker({
       dir,
       script: [define, { op: 'inc', name: 'jobs_total', labels: { queue: 'q' }, value: 2 }, { op: 'flush' }],
@@ -146,7 +150,11 @@ describe('a store directory that is not writable', () => {
       chmodSync(root, 0o755);
       chownSync(dir, NOBODY, NOBODY);
     }
-    const define = { op: 'define', kind: 'counter', config: { name: 'jobs_total', help: 'Jobs', labelNames: ['queue'] } };
+    const define = {
+      op: 'define',
+      kind: 'counter',
+      config: { name: 'jobs_total', help: 'Jobs', labelNames: ['queue'] },
+    };
     const inc = (value: number) => ({ op: 'inc', name: 'jobs_total', labels: { queue: 'q' }, value });
     const child = await startWorker(
       { dir, script: [define, inc(4), { op: 'flush' }, inc(1), { op: 'flush' }] },
@@ -248,7 +256,11 @@ describe('a damaged database file', () => {
       expect(w.warnings).toHaveLength(1);
       expect(w.warnings[0]).toContain(`cannot write metrics store ${w.store.path} (${cause}`);
       const reader = openStore({ dir, logger: quiet });
-      await expect(reader.metrics()).rejects.toMatchObject({ name: 'StoreError', code: 'STORE_READ_FAILED', path: w.store.path });
+      await expect(reader.metrics()).rejects.toMatchObject({
+        name: 'StoreError',
+        code: 'STORE_READ_FAILED',
+        path: w.store.path,
+      });
       expect(() => reader.health()).toThrow(expect.objectContaining({ code: 'STORE_READ_FAILED' }));
 
       // The operator removes the damaged file: the next flush recreates it with what was pending.

@@ -38,7 +38,8 @@ describe('gauges merge by their multiprocessMode', () => {
     const b = await start(() => 5);
     await sleep(5);
     const c = await start((mode) => (mode.includes('min') ? -1 : 10));
-    for (const w of [a, b, c]) expect(w.ready.results.filter((r) => r === true)).toHaveLength(MULTIPROCESS_MODES.length);
+    for (const w of [a, b, c])
+      expect(w.ready.results.filter((r) => r === true)).toHaveLength(MULTIPROCESS_MODES.length);
     await killHard(c);
 
     const reader = openStore({ dir, logger: quiet });
@@ -87,7 +88,11 @@ describe('gauges merge by their multiprocessMode', () => {
   it('default to livesum, follow set/inc/dec and remove(), and forget a killed process', async () => {
     const { dir } = tempDir();
     const script = [
-      { op: 'define', kind: 'gauge', config: { name: 'in_flight', help: 'Requests in flight', labelNames: ['method'] } },
+      {
+        op: 'define',
+        kind: 'gauge',
+        config: { name: 'in_flight', help: 'Requests in flight', labelNames: ['method'] },
+      },
       { op: 'set', name: 'in_flight', labels: { method: 'GET' }, value: 4 },
       { op: 'inc', name: 'in_flight', labels: { method: 'POST' }, value: 1 },
       { op: 'flush' },
@@ -95,12 +100,18 @@ describe('gauges merge by their multiprocessMode', () => {
     const a = await startWorker({ dir, script });
     const b = await startWorker({ dir, script });
     const reader = openStore({ dir, logger: quiet });
-    expect(linesOf(await reader.metrics(), 'in_flight')).toEqual(['in_flight{method="GET"} 8', 'in_flight{method="POST"} 2']);
+    expect(linesOf(await reader.metrics(), 'in_flight')).toEqual([
+      'in_flight{method="GET"} 8',
+      'in_flight{method="POST"} 2',
+    ]);
 
     await a.call('dec', { name: 'in_flight', labels: { method: 'GET' }, value: 3 });
     await a.call('remove', { name: 'in_flight', labels: { method: 'POST' } });
     expect(await a.call('flush')).toBe(true);
-    expect(linesOf(await reader.metrics(), 'in_flight')).toEqual(['in_flight{method="GET"} 5', 'in_flight{method="POST"} 1']);
+    expect(linesOf(await reader.metrics(), 'in_flight')).toEqual([
+      'in_flight{method="GET"} 5',
+      'in_flight{method="POST"} 1',
+    ]);
 
     await killHard(b);
     expect(linesOf(await reader.metrics(), 'in_flight')).toEqual(['in_flight{method="GET"} 1']);

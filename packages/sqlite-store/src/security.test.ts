@@ -78,7 +78,9 @@ describe('the store directory and files', () => {
     mkdirSync(dir);
     chmodSync(dir, 0o777);
     expect(refusal(dir)).toMatchObject({ code: 'STORE_UNSAFE_DIR', path: dir });
-    expect(refusal(dir).message).toContain(`${dir}: it is a directory writable by every user without the sticky bit (mode 777)`);
+    expect(refusal(dir).message).toContain(
+      `${dir}: it is a directory writable by every user without the sticky bit (mode 777)`,
+    );
     chmodSync(dir, 0o1777);
     const store = openStore({ dir, logger: quiet });
     written(store);

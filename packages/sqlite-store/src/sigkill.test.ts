@@ -4,7 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.js';
-import { type Child, killAll, killHard, removeTempDirs, startFixture, startWorker, tempDir } from './test-support/children.js';
+import {
+  type Child,
+  killAll,
+  killHard,
+  removeTempDirs,
+  startFixture,
+  startWorker,
+  tempDir,
+} from './test-support/children.js';
 import { parseExposition, sampleValue } from './test-support/exposition.js';
 
 afterEach(killAll);

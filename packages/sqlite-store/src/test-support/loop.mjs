@@ -17,9 +17,18 @@ const requests = new client.Counter({
   labelNames: ['slot'],
   registers: [registry],
 });
-const duration = new client.Histogram({ name: 'loop_duration_seconds', help: 'Duration', buckets: [1], registers: [registry] });
+const duration = new client.Histogram({
+  name: 'loop_duration_seconds',
+  help: 'Duration',
+  buckets: [1],
+  registers: [registry],
+});
 // No timer flushes: only the explicit ones below, whose outcome the progress file records.
-const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: { warn: (m) => process.stderr.write(`WARN ${m}\n`) } });
+const store = openStore({
+  dir,
+  flushIntervalMs: 3_600_000,
+  logger: { warn: (m) => process.stderr.write(`WARN ${m}\n`) },
+});
 store.attach(registry);
 
 // Runs until killed; should the test runner go away first, do not run on forever.

@@ -57,7 +57,11 @@ export function havePythonOpenMetrics(): boolean {
 /** What the Python client's strict OpenMetrics parser rejects in these documents ([] when it is not installed). */
 export function pythonOpenMetricsProblems(texts: string[]): string[] {
   if (!havePythonOpenMetrics() || texts.length === 0) return [];
-  const r = spawnSync(PYTHON, ['-c', PYTHON_CHECK], { input: JSON.stringify(texts), encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(PYTHON, ['-c', PYTHON_CHECK], {
+    input: JSON.stringify(texts),
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) return [`python OpenMetrics parser failed: ${r.stderr.trim().split('\n').at(-1)}`];
   return r.stdout.split('\n').filter((l) => l !== '');
 }
