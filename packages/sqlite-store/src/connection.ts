@@ -16,7 +16,11 @@ export class Connection {
   /** Bumped at every (re)open: cached row ids from an older generation are meaningless. */
   generation = 0;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    /** Runs before every (re)open: makes sure the directory exists and is still safely ours. */
+    private readonly prepare: () => void,
+  ) {}
 
   /** Run `fn` with an open database; SQLite errors become StoreErrors carrying the path and the cause. */
   use<T>(code: StoreErrorCode, busyTimeoutMs: number, fn: (db: Database.Database, s: Statements) => T): T {
@@ -38,6 +42,7 @@ export class Connection {
   private open(): [Database.Database, Statements] {
     if (this.db && this.stmts && this.sameFile()) return [this.db, this.stmts];
     this.drop();
+    this.prepare();
     prepareFile(this.path);
     const db = openDatabase(this.path, 1000);
     this.db = db;

@@ -78,6 +78,9 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     // across process crashes (SIGKILL), which is the failure this store is about.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // After a checkpoint the WAL file shrinks back to 1 MB instead of keeping its high-water mark, so the
+    // store's size on disk follows its data.
+    db.pragma('journal_size_limit = 1048576');
     db.function('kci_add', { deterministic: true }, addVectors);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version === 0) {

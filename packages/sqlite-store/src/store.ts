@@ -47,9 +47,17 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
  */
 export function openStore(options: StoreOptions = {}): MetricsStore {
   const opts = validate(options);
-  const dir = prepareDir(opts.dir);
+  // An unsafe directory is refused here, at start-up. One that cannot be created yet (a read-only parent,
+  // a volume not mounted yet) is an I/O failure like any other: retried, with its checks, at every use.
+  let dir: string;
+  try {
+    dir = prepareDir(opts.dir);
+  } catch (err) {
+    if (!(err instanceof StoreError) || err.code !== 'STORE_OPEN_FAILED') throw err;
+    dir = opts.dir;
+  }
   const path = join(dir, DB_FILE);
-  const conn = new Connection(path);
+  const conn = new Connection(path, () => prepareDir(dir));
   const log = new OnceLog(opts.logger);
   const identity = currentIdentity();
   const writer = new Writer(identity, opts.flushIntervalMs);
