@@ -214,7 +214,9 @@ describe('store health', () => {
     const lock = await store.lock();
     try {
       store.jobs.labels('during the lock').inc(4);
-      expect(store.writer.flush()).toBe(false); // the worker gives up within 50 ms and keeps its values
+      // The worker gives up within 50 ms each time and keeps its values; from the third attempt in a row
+      // the lock is a failure rather than contention, and all three attempts count.
+      for (let i = 0; i < 3; i++) expect(store.writer.flush()).toBe(false);
       // WAL readers do not wait for writers: scrapes go on, with the values stored before the lock.
       const during = await get(port);
       expect(during.status).toBe(200);
@@ -227,7 +229,7 @@ describe('store health', () => {
     store.flush();
     const after = await get(port);
     expect(after.text).toContain('jobs_total{queue="during the lock"} 4\n');
-    expect(sample(after.text, 'kci_metrics_store_flush_failures_total')).toBe(1);
+    expect(sample(after.text, 'kci_metrics_store_flush_failures_total')).toBe(3);
     expect(sample(after.text, 'kci_metrics_store_read_failures_total')).toBe(0);
     expect(running.logger.lines).toEqual([]);
   });
