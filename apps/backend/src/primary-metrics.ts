@@ -20,7 +20,14 @@ export function prepareMetrics(
 ): AggregatorProcess {
   parseAuthConfig(env); // throws a ConfigError naming the variable, as loadConfig does
   try {
-    openStore({ dir: config.multiprocDir, fresh: config.freshStart }).close();
+    // openStore() leaves I/O failures to its retries (workers must never crash on them); health() reads
+    // the store now, so an unusable directory stops the start-up here instead.
+    const store = openStore({ dir: config.multiprocDir, fresh: config.freshStart });
+    try {
+      store.health();
+    } finally {
+      store.close();
+    }
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new StartupError(
