@@ -12,14 +12,15 @@
  *
  *   node apps/backend/bench/load.mjs        (after `pnpm turbo run build --filter=backend...`)
  *
- * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_ROUNDS (default 4),
- * BENCH_REQUESTS (per run, default 20000), BENCH_CONNECTIONS (default 32), BENCH_FRAMEWORK (koa|express).
+ * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_ROUNDS (default 8),
+ * BENCH_REQUESTS (per run, default 10000), BENCH_WARMUP (per demo, default 10000), BENCH_CONNECTIONS (default 32),
+ * BENCH_FRAMEWORK (koa|express).
  * Exit code 1 when the counts differ or a request failed; the throughput ratio is reported, not enforced.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -38,10 +39,10 @@ const int = (name, fallback) => {
   return Number(raw);
 };
 const WORKERS = int('BENCH_WORKERS', 2);
-const ROUNDS = int('BENCH_ROUNDS', 4);
-const REQUESTS = int('BENCH_REQUESTS', 20_000);
+const ROUNDS = int('BENCH_ROUNDS', 8);
+const REQUESTS = int('BENCH_REQUESTS', 10_000);
 const CONNECTIONS = int('BENCH_CONNECTIONS', 32);
-const WARMUP = Math.min(REQUESTS, 3_000);
+const WARMUP = int('BENCH_WARMUP', 10_000); // per demo, before the first round: JIT, connections, store rows
 const FRAMEWORK = process.env.BENCH_FRAMEWORK || 'koa';
 const FLUSH_MS = 1000;
 
@@ -144,6 +145,7 @@ const median = (xs) => {
 };
 const print = (obj) => console.log(JSON.stringify(obj));
 
+const loadStart = loadavg()[0];
 const dir = mkdtempSync(join(tmpdir(), 'kci-bench-'));
 const metricsPort = await freePort();
 const off = await startDemo('off', { PROMETHEUS_METRICS_ENABLED: 'false' });
@@ -211,6 +213,8 @@ try {
     http_request_duration_seconds_count_sum: recorded,
     counts_equal: recorded === counted.on,
     request_errors: failures.on + failures.off,
+    // Other processes on the machine make throughput noisy: the 1-minute load average before and after.
+    loadavg_1m: [Number(loadStart.toFixed(2)), Number(loadavg()[0].toFixed(2))],
   };
   print(summary);
   if (!summary.counts_equal || summary.request_errors > 0) exitCode = 1;
