@@ -17,7 +17,11 @@ export interface Reply {
  * One request over a new connection (`Connection: close`), so node:cluster spreads the connections over the
  * workers and a killed worker takes no kept-alive socket of ours with it. Rejects on a network error.
  */
-export function get(port: number, path: string, options: { method?: string; agent?: Agent } = {}): Promise<Reply> {
+export function get(
+  port: number,
+  path: string,
+  options: { method?: string; agent?: Agent; timeoutMs?: number } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, path, method: options.method ?? 'GET', agent: options.agent ?? false },
@@ -28,6 +32,11 @@ export function get(port: number, path: string, options: { method?: string; agen
       },
     );
     req.on('error', reject);
+    // A connection that node:cluster's primary handed to a worker killed at that moment is never answered nor
+    // closed (the primary keeps its handle): a client gives up on it, as any client with a timeout would.
+    req.setTimeout(options.timeoutMs ?? 5_000, () =>
+      req.destroy(Object.assign(new Error('no answer in time'), { code: 'TIMEOUT' })),
+    );
     req.end();
   });
 }
@@ -37,7 +46,7 @@ export interface LoadResult {
   times: number[];
   /** Responses whose status was not 200, as `status path`. */
   notOk: string[];
-  /** Requests that got no response (connection reset by a killed worker), as error codes. */
+  /** Requests that got no response (connection reset by a killed worker, or none in time), as error codes. */
   errors: string[];
 }
 
@@ -49,8 +58,9 @@ export class Load {
 
   constructor(
     private readonly port: number,
-    concurrency = 8,
+    private readonly options: { concurrency?: number; timeoutMs?: number } = {},
   ) {
+    const concurrency = options.concurrency ?? 8;
     this.loops = Array.from({ length: concurrency }, (_, i) => this.loop(i));
   }
 
@@ -58,7 +68,7 @@ export class Load {
     for (let n = offset; this.running; n++) {
       const path = LOAD_PATHS[n % LOAD_PATHS.length] as string;
       try {
-        const reply = await get(this.port, path);
+        const reply = await get(this.port, path, { timeoutMs: this.options.timeoutMs });
         this.result.times.push(reply.at);
         if (reply.status !== 200) this.result.notOk.push(`${reply.status} ${path}`);
       } catch (error) {
