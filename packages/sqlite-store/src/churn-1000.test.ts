@@ -10,7 +10,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { collectGarbage, DEAD_RETENTION_MS, viewWriters } from './gc.js';
 import { openStore } from './index.js';
+import { openDatabase } from './schema.js';
+import { prepareStatements } from './statements.js';
 import { FIXTURES, removeTempDirs, tempDir } from './test-support/children.js';
 import { parseExposition, samplesOf, sampleValue } from './test-support/exposition.js';
 
@@ -106,8 +109,8 @@ async function medianScrapeMs(store: ReturnType<typeof openStore>): Promise<numb
   return times.sort((a, b) => a - b)[7] as number;
 }
 
-describe(`${WRITERS} short-lived writer processes`, () => {
-  it('leave a store like a two-writer one: same series, bounded writer rows, similar size, exact totals', async () => {
+describe('short-lived writer processes', () => {
+  it(`${WRITERS} of them leave a store like a two-writer one: same series, few writer rows, same size, exact totals`, async () => {
     const small = tempDir().dir;
     const pair = await churn(small, 2, async () => {});
     expect(pair.problems).toEqual([]);
@@ -175,5 +178,33 @@ describe(`${WRITERS} short-lived writer processes`, () => {
       })}`,
     );
     expect(bytes).toBeLessThanOrEqual(2 * baseBytes);
+  });
+
+  it('a dead one folded by two processes at the same time is counted once', async () => {
+    const { dir } = tempDir();
+    expect(await runWriter(dir, 7, false)).toBeUndefined();
+    const path = join(dir, 'kci-metrics.sqlite');
+    const [a, b] = [openDatabase(path, 1000), openDatabase(path, 1000)];
+    const [sa, sb] = [prepareStatements(a), prepareStatements(b)];
+    try {
+      // Past the retention period every dead writer is folded. A looks at the writers, then B folds them
+      // before A's transaction starts: the interleaving of two scrapes, or a scrape and a writer's fold.
+      const later = Date.now() + DEAD_RETENTION_MS;
+      const seenByA = viewWriters(sa, later);
+      collectGarbage(b, sb, later);
+      collectGarbage(a, sa, later, seenByA);
+    } finally {
+      a.close();
+      b.close();
+    }
+    const reader = openStore({ dir, logger: quiet });
+    try {
+      expect(reader.health()).toMatchObject({ liveWriters: 0, deadWriters: 0, foldedWriters: 1, flushFailures: 0 });
+      const exp = parseExposition(await reader.metrics());
+      expect(sampleValue(exp, 'churn_workers')).toBe(1);
+      expect(sampleValue(exp, 'churn_jobs_total', { kind: 'k' })).toBe(2);
+    } finally {
+      reader.close();
+    }
   });
 });

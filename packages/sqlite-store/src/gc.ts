@@ -43,7 +43,16 @@ export function collectGarbage(db: Database.Database, s: Statements, now: number
 }
 
 function fold(s: Statements, w: WriterRow): void {
-  const rows = s.writerGauges.all(w.id) as { series_id: number; value: number | null; updated_at: number; mode: string }[];
+  // The writers were looked at before this transaction: another process (a writer's periodic fold, a second
+  // reader) may have folded this one meanwhile, and counting it again would inflate folded_writers and
+  // flush_failures. Its gauges went with it, so there is nothing left to retire either.
+  if (s.deleteWriter.run(w.id).changes === 0) return;
+  const rows = s.writerGauges.all(w.id) as {
+    series_id: number;
+    value: number | null;
+    updated_at: number;
+    mode: string;
+  }[];
   for (const r of rows) {
     // NaN (stored as NULL) contributes nothing, as at scrape time; series.value cannot hold it.
     if (r.value === null) continue;
@@ -62,7 +71,6 @@ function fold(s: Statements, w: WriterRow): void {
   s.deleteWriterGauges.run(w.id);
   s.deleteWriterDeclarations.run(w.id);
   s.deleteWriterConflicts.run(w.id);
-  s.deleteWriter.run(w.id);
   s.addMeta.run({ key: 'folded_writers', n: 1 });
   if (w.flush_failures) s.addMeta.run({ key: 'flush_failures', n: w.flush_failures });
 }
