@@ -24,7 +24,12 @@ export interface HttpMetricsOptions {
 
 export interface HttpMetrics {
   duration: Histogram<string>;
-  active: Gauge<string>;
+  /**
+   * Requests in flight per method. Counted in a plain Map on the request path and copied into the
+   * `http_server_active_requests` gauge by its collect() when the registry is read (a scrape, or a store
+   * flush): two prom-client label look-ups per request less, on the hottest path.
+   */
+  inFlight: Map<string, number>;
   requestSize: Histogram<string> | undefined;
   responseSize: Histogram<string> | undefined;
 }
@@ -62,16 +67,23 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
           registers: [registry],
         }),
     ),
-    active: reuse(
-      HTTP_ACTIVE_NAME,
-      () =>
-        new Gauge({
+    inFlight: inFlightOf(
+      reuse(HTTP_ACTIVE_NAME, () => {
+        const counts = new Map<string, number>();
+        const gauge = new Gauge({
           name: p + HTTP_ACTIVE_NAME,
           help: 'HTTP requests being served right now, by method',
           labelNames: ['method'],
           registers: [registry],
           multiprocessMode: 'livesum',
-        }),
+          collect() {
+            for (const [method, n] of counts) this.set({ method }, n);
+          },
+        });
+        inFlightCounts.set(gauge, counts);
+        return gauge;
+      }),
+      p + HTTP_ACTIVE_NAME,
     ),
     requestSize: options.requestSizes
       ? sizeHistogram(HTTP_REQUEST_SIZE_NAME, 'Size of HTTP request bodies received, in bytes')
@@ -80,4 +92,17 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
       ? sizeHistogram(HTTP_RESPONSE_SIZE_NAME, 'Size of HTTP response bodies actually sent, in bytes')
       : undefined,
   };
+}
+
+/** The in-flight counts behind each gauge this module made, shared by every recorder on its registry. */
+const inFlightCounts = new WeakMap<Gauge<string>, Map<string, number>>();
+
+function inFlightOf(gauge: Gauge<string>, name: string): Map<string, number> {
+  const counts = inFlightCounts.get(gauge);
+  if (!counts) {
+    throw new Error(
+      `Metric ${name} exists in the registry but was not defined by @kci-metrics/core; use another prefix`,
+    );
+  }
+  return counts;
 }

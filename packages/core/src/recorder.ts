@@ -64,13 +64,14 @@ export function createHttpRecorder<Ctx = unknown>(options: HttpRecorderOptions<C
 
 function startTimer<Ctx>(metrics: HttpMetrics, options: ResolvedOptions<Ctx>, method: string): RequestTimer<Ctx> {
   const startedAt = performance.now();
-  metrics.active.inc({ method });
+  const inFlight = metrics.inFlight;
+  inFlight.set(method, (inFlight.get(method) ?? 0) + 1);
   let ended = false;
   return {
     end(outcome) {
       if (ended) return;
       ended = true;
-      metrics.active.dec({ method });
+      inFlight.set(method, (inFlight.get(method) ?? 1) - 1);
       const labels: Record<string, string> = {
         method,
         route: outcome.route ?? UNMATCHED_ROUTE,
