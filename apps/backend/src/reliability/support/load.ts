@@ -44,6 +44,8 @@ export function get(
 export interface LoadResult {
   /** Arrival time of every response, in order. */
   times: number[];
+  /** Milliseconds each of those responses took, from the request's start (connection included). */
+  latencies: number[];
   /** Responses whose status was not 200, as `status path`. */
   notOk: string[];
   /** Requests that got no response (connection reset by a killed worker, or none in time), as error codes. */
@@ -52,7 +54,7 @@ export interface LoadResult {
 
 /** A running load: `concurrency` loops over LOAD_PATHS until `stop()`. */
 export class Load {
-  readonly result: LoadResult = { times: [], notOk: [], errors: [] };
+  readonly result: LoadResult = { times: [], latencies: [], notOk: [], errors: [] };
   private running = true;
   private readonly loops: Promise<void>[];
 
@@ -68,8 +70,10 @@ export class Load {
     for (let n = offset; this.running; n++) {
       const path = LOAD_PATHS[n % LOAD_PATHS.length] as string;
       try {
+        const sent = performance.now();
         const reply = await get(this.port, path, { timeoutMs: this.options.timeoutMs });
         this.result.times.push(reply.at);
+        this.result.latencies.push(reply.at - sent);
         if (reply.status !== 200) this.result.notOk.push(`${reply.status} ${path}`);
       } catch (error) {
         this.result.errors.push((error as NodeJS.ErrnoException).code ?? String(error));
@@ -86,6 +90,18 @@ export class Load {
   /** Responses that arrived in the window (from, to]. */
   between(from: number, to: number): number {
     return this.result.times.filter((t) => t > from && t <= to).length;
+  }
+
+  /** Latency percentiles (ms) of the responses that arrived in the window (from, to]. */
+  latencyBetween(from: number, to: number): { p50: number; p99: number; max: number } {
+    const sorted = this.result.latencies.filter((_, i) => {
+      const t = this.result.times[i] as number;
+      return t > from && t <= to;
+    });
+    sorted.sort((a, b) => a - b);
+    const at = (q: number) =>
+      Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10;
+    return { p50: at(0.5), p99: at(0.99), max: at(1) };
   }
 
   /** Stop the loops after their requests in flight; resolves with everything received. */
