@@ -54,8 +54,6 @@ const SLOW_ENDPOINT = 'GET /api/test/:testId';
 /** Panels and queries that must come back empty on a healthy backend with this traffic, and why. */
 const EMPTY_ON_HEALTHY_BACKEND: Record<string, string> = {
   'annotation "Firing alerts"': 'alerts wait for their "for:" duration (minutes) before they fire',
-  'panel "Resident memory" A': "the demo does not collect prom-client's default metrics",
-  'panel "CPU usage" A': "the demo does not collect prom-client's default metrics",
 };
 
 describe.skipIf(!prometheus || !promtool)('end to end: demo backend, aggregator, real Prometheus, dashboard and alerts', () => {

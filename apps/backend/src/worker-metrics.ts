@@ -32,8 +32,8 @@ const RETRY_MS = 5_000;
 export async function setupWorkerMetrics(framework: Framework, config: MetricsConfig): Promise<WorkerMetrics> {
   const middleware =
     framework === 'koa'
-      ? (await import('@kci-metrics/koa')).koaMetrics()
-      : (await import('@kci-metrics/express')).expressMetrics();
+      ? (await import('@kci-metrics/koa')).koaMetrics({ defaultMetrics: true })
+      : (await import('@kci-metrics/express')).expressMetrics({ defaultMetrics: true });
   const { openStore } = await import('@kci-metrics/sqlite-store');
   const link = new StoreLink(middleware.registry, () =>
     openStore({ dir: config.multiprocDir, flushIntervalMs: config.flushIntervalMs }),

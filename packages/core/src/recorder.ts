@@ -54,6 +54,11 @@ export function createHttpRecorder<Ctx = unknown>(options: HttpRecorderOptions<C
   if (resolved.defaultMetrics && !withDefaultMetrics.has(registry)) {
     withDefaultMetrics.add(registry);
     collectDefaultMetrics({ register: registry, prefix: resolved.prefix });
+    // prom-client names three gauges with a counter's `_total` suffix, which `promtool check metrics`
+    // reports as problems; their per-type breakdowns (nodejs_active_handles{type}, ...) stay.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(resolved.prefix + name);
+    }
   }
   return {
     registry,
