@@ -64,17 +64,25 @@ async function settledTotal(c: Cluster, quietMs: number): Promise<number> {
 const nondecreasing = (values: number[]) => values.every((v, i) => i === 0 || v >= (values[i - 1] as number));
 
 describe('SIGKILL under load', () => {
-  it('of workers, six times: replaced, database sound, totals never go down, loss within one flush interval', async () => {
+  it('of workers, six times: replaced, database sound, totals never go down, loss under one interval of traffic', async () => {
     const c = await startCluster({ workers: WORKERS, flushMs: 250 });
     cluster = c;
     const scrapes = scrapeLoop(c.metricsPort);
-    const kills: Array<{ loss: number; bound: number; served: number; reset: number; hung: number }> = [];
+    const kills: Array<{
+      loss: number;
+      bound: number;
+      intervals: number;
+      served: number;
+      reset: number;
+      hung: number;
+    }> = [];
     let responses = 0;
     let lost = 0;
     for (let k = 0; k < KILLS; k++) {
       // Each round: load, a kill in the middle of it, then quiet until the totals settle, which measures
       // exactly what this kill lost.
       const load = new Load(c.backend.port, { timeoutMs: 1_000 });
+      const startedAt = performance.now();
       await sleep(700);
       const [victim] = liveWorkerPids(c.backend);
       const killedAt = performance.now();
@@ -91,12 +99,16 @@ describe('SIGKILL under load', () => {
       const total = await settledTotal(c, 4 * c.flushMs);
       const loss = responses - total - lost;
       lost += loss;
-      // The documented bound: what the killed worker answered since its last flush, at most one interval.
+      // The documented bound: what the killed worker answered since its last flush, about one interval.
       // From the client's side, every response of any worker in the interval before the kill (plus 100 ms
-      // for a late timer and 50 ms for answers in transit) contains those.
+      // for a late timer and 50 ms for answers in transit) contains those: about twice as much with 2 workers,
+      // which leaves room for a flush timer that fires late on a busy machine.
       const bound = load.between(killedAt - c.flushMs - 100, killedAt + 50);
       const hung = result.errors.filter((e) => e === 'TIMEOUT').length;
-      kills.push({ loss, bound, served: result.times.length, reset: result.errors.length - hung, hung });
+      // The loss in flush intervals: divided by what one worker answered per interval before the kill.
+      const perWorkerInterval = (load.between(startedAt, killedAt) / (killedAt - startedAt)) * (c.flushMs / WORKERS);
+      const intervals = Math.round((loss / perWorkerInterval) * 100) / 100;
+      kills.push({ loss, bound, intervals, served: result.times.length, reset: result.errors.length - hung, hung });
     }
     await scrapes.stop();
 
@@ -121,6 +133,7 @@ describe('SIGKILL under load', () => {
       lossPerKill: kills.map((k) => k.loss),
       boundPerKill: kills.map((k) => k.bound),
       maxLoss: Math.max(...kills.map((k) => k.loss)),
+      lossInFlushIntervalsPerKill: kills.map((k) => k.intervals),
       servedPerRound: kills.map((k) => k.served),
       connectionsResetPerKill: kills.map((k) => k.reset),
       connectionsNeverAnsweredPerKill: kills.map((k) => k.hung),
