@@ -73,7 +73,10 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     if (closed || writer.registries.length === 0) return !closed;
     const notices: FlushNotice[] = [];
     try {
-      conn.use('STORE_WRITE_FAILED', exiting ? EXIT_BUSY_MS : FLUSH_BUSY_MS, (db, s) => {
+      // Once a lock has lasted long enough to count as a failure, periodic attempts stop waiting for it:
+      // each wait blocks the application's event loop (a 10 s lock raised p99 latency by the wait).
+      const busyWait = exiting ? EXIT_BUSY_MS : busyStreak >= BUSY_STREAK ? 0 : FLUSH_BUSY_MS;
+      conn.use('STORE_WRITE_FAILED', busyWait, (db, s) => {
         if (conn.generation !== generation) {
           writer.forgetIds();
           generation = conn.generation;
@@ -87,7 +90,8 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         }).immediate();
         commit?.();
         try {
-          if (++flushes % GC_EVERY_FLUSHES === 0) collectGarbage(db, s, now);
+          // At the first flush too: short-lived processes must fold their dead predecessors themselves.
+          if (++flushes % GC_EVERY_FLUSHES === 1) collectGarbage(db, s, now);
         } catch {
           // Housekeeping (e.g. busy): the values are committed, so this flush succeeded; folding runs again later.
         }
