@@ -151,11 +151,7 @@ export class Writer {
             continue;
           }
         }
-        const state = ss;
-        commits.push(() => {
-          state.id = sid;
-          state.last = v;
-        });
+        commits.push(written(ss, sid, v));
       } else {
         const last = ss.last as Float64Array | undefined;
         // Every observation changes count and sum: when both are as last written, nothing changed, and
@@ -171,11 +167,7 @@ export class Writer {
           commits.push(staleIds(st));
           continue;
         }
-        const state = ss;
-        commits.push(() => {
-          state.id = sid;
-          state.last = v;
-        });
+        commits.push(written(ss, sid, v));
       }
     }
     if (isGauge && st.series.size > Object.keys(hashMap).length) {
@@ -188,6 +180,14 @@ export class Writer {
       }
     }
   }
+}
+
+/** The commit step of one series: its row id and the value now stored for it. */
+function written(state: SeriesState, id: number, value: number | Float64Array): () => void {
+  return () => {
+    state.id = id;
+    state.last = value;
+  };
 }
 
 /**
