@@ -2,8 +2,8 @@
  * Issue #6, churn: hundreds of short-lived writer processes (a third SIGKILLed, the others exiting cleanly),
  * with the aggregator's periodic scrapes beside them as in a deployment. Afterwards the store must look like
  * one that only ever had two writers: same series, bounded writer rows, a database of about the same size,
- * and exact totals. The suite runs 300 writers (about 60 s of CPU on 2 cores: each one is a Node process
- * that loads prom-client and the store); `node bench/churn.mjs` runs the full thousand and times the scrapes.
+ * and exact totals. A thousand writers, as the issue asks (about 200 s of CPU, 100-120 s on 2 cores: each
+ * one is a Node process that loads prom-client and the store); `node bench/churn.mjs` also times the scrapes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { prepareStatements } from './statements.js';
 import { FIXTURES, removeTempDirs, tempDir } from './test-support/children.js';
 import { parseExposition, samplesOf, sampleValue } from './test-support/exposition.js';
 
-const WRITERS = 300;
+const WRITERS = 1000;
 const PARALLEL = 16;
 /** Every third writer is SIGKILLed after its flush; the others exit (their exit flush writes one more job). */
 const KILL_EVERY = 3;
@@ -125,7 +125,7 @@ describe('short-lived writer processes', () => {
     const { killed, problems } = await churn(dir, WRITERS, async () => void (await aggregator.metrics()));
     const churnSeconds = (performance.now() - started) / 1000;
     expect(problems).toEqual([]);
-    expect(killed).toBe(WRITERS / KILL_EVERY);
+    expect(killed).toBe(Math.floor(WRITERS / KILL_EVERY));
 
     const text = await aggregator.metrics(); // folds all but the RETAINED_DEAD most recent dead writers
     expect(aggregator.health()).toMatchObject({
@@ -178,7 +178,7 @@ describe('short-lived writer processes', () => {
       })}`,
     );
     expect(bytes).toBeLessThanOrEqual(2 * baseBytes);
-  });
+  }, 600_000);
 
   it('a dead one folded by two processes at the same time is counted once', async () => {
     const { dir } = tempDir();
