@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { terminate } from './process.js';
 import { repoPath } from './repo.js';
 import { waitUntil } from './wait.js';
 
@@ -90,7 +91,7 @@ export async function startDemoBackend(options: DemoBackendOptions = {}): Promis
     if (stopped) return;
     stopped = true;
     process.off('exit', killOnExit);
-    await terminate(child, exited);
+    await terminate(child, exited, 15_000);
     await rm(home, { recursive: true, force: true });
   };
 
@@ -129,10 +130,3 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}

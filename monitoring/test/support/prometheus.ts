@@ -3,6 +3,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
+import { terminate } from './process.js';
 import { waitUntil } from './wait.js';
 
 export interface PrometheusOptions {
@@ -119,12 +120,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     if (stopped) return;
     stopped = true;
     process.off('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await terminate(child, exited, 10_000);
     await rm(dir, { recursive: true, force: true });
   };
 
