@@ -7,13 +7,15 @@ import {
   parseInteger,
   StoreError,
 } from '@kci-metrics/core';
+import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
 import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
 import { collectGarbage, viewWriters } from './gc.js';
-import { currentIdentity, heartbeatGraceMs } from './identity.js';
+import { currentIdentity } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
 import { render } from './render.js';
+import type { Statements } from './statements.js';
 import { clearDatabase } from './schema.js';
 import type { MetricsOptions, MetricsStore, StoreHealth, StoreOptions } from './types.js';
 import { type FlushNotice, Writer } from './writer.js';
@@ -135,7 +137,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     for (const sig of SIGNALS) process.removeListener(sig, onSignal);
   };
 
-  const read = <T>(fn: Parameters<Connection['use']>[2] extends (...a: infer A) => unknown ? (...a: A) => T : never): T => {
+  const read = <T>(fn: (db: Database.Database, s: Statements) => T): T => {
     if (closed) throw new StoreError('STORE_CLOSED', `Metrics store ${path} is closed`, { path });
     return conn.use('STORE_READ_FAILED', READ_BUSY_MS, fn);
   };
@@ -283,4 +285,3 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
 }
 
-export { heartbeatGraceMs };
