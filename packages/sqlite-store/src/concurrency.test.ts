@@ -63,4 +63,30 @@ describe('several processes writing the same series at once', () => {
     expect(reader.health()).toMatchObject({ liveWriters: 0, conflicts: [] });
     reader.close();
   });
+
+  it('sums hundreds of label sets per metric exactly (several batched updates per flush)', async () => {
+    const { dir } = tempDir();
+    const W = 3;
+    const N = 6000;
+    const SPREAD = 300; // N / SPREAD and the per-route share of LOAD_VALUES are whole numbers
+    const runs = Array.from({ length: W }, () =>
+      runFixture('load.mjs', [JSON.stringify({ dir, n: N, flushIntervalMs: 10, spread: SPREAD })]),
+    );
+    for (const r of await Promise.all(runs)) expect(r, r.stderr).toMatchObject({ code: 0, signal: null });
+
+    const reader = openStore({ dir, logger: quiet });
+    const exp = parseExposition(await reader.metrics());
+    const perRoute = (W * N) / SPREAD;
+    for (let k = 0; k < SPREAD; k++) {
+      const route = `/s${k}`;
+      expect(sampleValue(exp, 'load_requests_total', { route }), route).toBe(perRoute);
+      expect(sampleValue(exp, 'load_duration_seconds_count', { route }), route).toBe(perRoute);
+      // Route k sees LOAD_VALUES[i % 6] for i = k, k + SPREAD, ...: SPREAD is a multiple of 6, so always one value.
+      const value = LOAD_VALUES[k % LOAD_VALUES.length] as number;
+      expect(sampleValue(exp, 'load_duration_seconds_sum', { route }), route).toBe(value * perRoute);
+      expect(sampleValue(exp, 'load_duration_seconds_bucket', { route, le: '0.25' }), route).toBe(value <= 0.25 ? perRoute : 0);
+    }
+    expect(sampleValue(exp, 'load_requests_total', { route: '/a' })).toBe(W * N);
+    reader.close();
+  });
 });

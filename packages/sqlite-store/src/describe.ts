@@ -85,17 +85,28 @@ export function explainConflict(stored: string, mine: string): string {
   return parts.join('; ');
 }
 
-/** Values a series carries as a vector: histogram buckets (non-cumulative), sum, count; or summary sum, count. */
-export function vectorOf(def: MetricDef, entry: PromEntry): Float64Array {
-  if (def.type === 'summary') return Float64Array.of(entry.sum ?? 0, entry.count ?? 0);
+/** Number of values in a series' vector: histogram buckets (non-cumulative), sum, count; or summary sum, count. */
+export function vectorLength(def: MetricDef): number {
+  return def.type === 'summary' ? 2 : bucketKeys(def).length + 2;
+}
+
+/**
+ * Fill `out` (of vectorLength(def)) with a series' values: histogram buckets (non-cumulative), sum, count;
+ * or summary sum, count. Writing into a caller's array keeps a flush free of per-series allocations.
+ */
+export function fillVector(def: MetricDef, entry: PromEntry, out: Float64Array): Float64Array {
+  if (def.type === 'summary') {
+    out[0] = entry.sum ?? 0;
+    out[1] = entry.count ?? 0;
+    return out;
+  }
   const keys = bucketKeys(def);
   const n = keys.length;
-  const v = new Float64Array(n + 2);
   const bucketValues = entry.bucketValues ?? {};
-  for (let i = 0; i < n; i++) v[i] = bucketValues[keys[i] as string] ?? 0;
-  v[n] = entry.sum ?? 0;
-  v[n + 1] = entry.count ?? 0;
-  return v;
+  for (let i = 0; i < n; i++) out[i] = bucketValues[keys[i] as string] ?? 0;
+  out[n] = entry.sum ?? 0;
+  out[n + 1] = entry.count ?? 0;
+  return out;
 }
 
 // prom-client keys bucketValues by the bound itself; stringifying 11 numbers per series and flush showed

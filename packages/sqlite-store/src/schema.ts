@@ -81,7 +81,6 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     // After a checkpoint the WAL file shrinks back to 1 MB instead of keeping its high-water mark, so the
     // store's size on disk follows its data.
     db.pragma('journal_size_limit = 1048576');
-    db.function('kci_add', { deterministic: true }, addVectors);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version === 0) {
       db.transaction(() => {
@@ -96,26 +95,6 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     db.close();
     throw err;
   }
-}
-
-/**
- * SQL function kci_add(stored, delta): element-wise sum of two float64 vectors in the host's byte order (histogram
- * buckets, sum and count). Runs inside the writer's UPDATE, so applying a delta is one statement.
- */
-function addVectors(stored: unknown, delta: unknown): Buffer | null {
-  if (!Buffer.isBuffer(delta)) return Buffer.isBuffer(stored) ? stored : null;
-  if (!Buffer.isBuffer(stored) || stored.length !== delta.length) return delta;
-  const n = delta.length >> 3;
-  const out = new Float64Array(n);
-  if ((stored.byteOffset & 7) === 0 && (delta.byteOffset & 7) === 0) {
-    // Typed-array views when aligned (they always are here): half the cost of readDoubleLE per element.
-    const a = new Float64Array(stored.buffer, stored.byteOffset, n);
-    const b = new Float64Array(delta.buffer, delta.byteOffset, n);
-    for (let i = 0; i < n; i++) out[i] = (a[i] as number) + (b[i] as number);
-  } else {
-    for (let i = 0; i < n; i++) out[i] = stored.readDoubleLE(i * 8) + delta.readDoubleLE(i * 8);
-  }
-  return Buffer.from(out.buffer);
 }
 
 /** Clear every stored value (a full restart that starts fresh). Definitions and writers go too. */

@@ -1,6 +1,9 @@
 import type Database from 'better-sqlite3';
+import { BATCH_ROWS } from './batch.js';
 
-/** Every statement the store runs (SQL text; `raw:` ones return rows as arrays, for the scrape). */
+const BATCH_VALUES = Array.from({ length: BATCH_ROWS }, () => '(?, ?)').join(', ');
+
+/** Every statement the store runs (SQL text; `raw:` ones return rows as arrays, for the scrape; `pluck:` ones a single value). */
 const SQL = {
     insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -29,7 +32,12 @@ const SQL = {
     upsertSeries: `INSERT INTO series (metric_id, labels) VALUES (?, ?)
       ON CONFLICT (metric_id, labels) DO UPDATE SET metric_id = excluded.metric_id RETURNING id`,
     addValue: 'UPDATE series SET value = value + ? WHERE id = ?',
-    addVector: 'UPDATE series SET data = kci_add(data, ?) WHERE id = ?',
+    addValues: `UPDATE series SET value = series.value + v.column2 FROM (VALUES ${BATCH_VALUES}) AS v
+      WHERE series.id = v.column1`,
+    seriesExists: 'pluck:SELECT 1 FROM series WHERE id = ?',
+    readVector: 'pluck:SELECT data FROM series WHERE id = ?',
+    setVector: 'UPDATE series SET data = ? WHERE id = ?',
+    setVectors: `UPDATE series SET data = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
     setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
     deleteGauge: 'DELETE FROM gauges WHERE series_id = ? AND writer_id = ?',
@@ -64,7 +72,9 @@ export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement 
 export function prepareStatements(db: Database.Database): Statements {
   const out: Record<string, Database.Statement> = {};
   for (const [name, sql] of Object.entries(SQL)) {
-    out[name] = sql.startsWith('raw:') ? db.prepare(sql.slice(4)).raw(true) : db.prepare(sql);
+    if (sql.startsWith('raw:')) out[name] = db.prepare(sql.slice(4)).raw(true);
+    else if (sql.startsWith('pluck:')) out[name] = db.prepare(sql.slice(6)).pluck(true);
+    else out[name] = db.prepare(sql);
   }
   return out as Statements;
 }

@@ -1,14 +1,18 @@
 import type { Registry } from 'prom-client';
-import { type MetricDef, type PromMetric, describeMetric, explainConflict, vectorOf } from './describe.js';
+import { describeMetric, explainConflict, fillVector, type MetricDef, type PromMetric, vectorLength } from './describe.js';
 import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
+import { RowBatch } from './batch.js';
 import { encodeLabels } from './labels.js';
 import type { Statements } from './statements.js';
+import { VectorScratch } from './vectors.js';
 
 interface SeriesState {
   labels: string;
   id: number | undefined;
   /** Value last written: a number (counter, gauge) or a vector (histogram, summary). */
   last: number | Float64Array | undefined;
+  /** A vector to fill at the next flush; it becomes `last` once that flush commits (no per-flush allocation). */
+  spare: Float64Array | undefined;
 }
 
 interface MetricState {
@@ -33,6 +37,7 @@ export class Writer {
   readonly registries: Registry[] = [];
   private readonly states = new Map<PromMetric, MetricState>();
   private writerId: number | undefined;
+  private readonly scratch = new VectorScratch();
   /** Flushes that failed since the last one that succeeded; reported with the next success. */
   failedFlushes = 0;
 
@@ -128,30 +133,41 @@ export class Writer {
     const metricId = mid;
     const hashMap = metric.hashMap;
     const isGauge = def.type === 'gauge';
+    const isCounter = def.type === 'counter';
+    const state = st;
+    let stale = false;
+    const missing = () => {
+      if (!stale) commits.push(staleIds(state));
+      stale = true;
+    };
+    const batch = isGauge
+      ? undefined
+      : isCounter
+        ? new RowBatch(s.addValues, s.addValue, s.seriesExists)
+        : new RowBatch(s.setVectors, s.setVector, s.seriesExists);
     for (const hash in hashMap) {
       const entry = hashMap[hash];
       if (!entry) continue;
       let ss = st.series.get(hash);
       if (!ss) {
-        ss = { labels: encodeLabels(def.labelNames, entry.labels, defaults), id: undefined, last: undefined };
+        ss = { labels: encodeLabels(def.labelNames, entry.labels, defaults), id: undefined, last: undefined, spare: undefined };
         st.series.set(hash, ss);
       }
       const known = fresh ? undefined : ss.id;
-      if (def.type === 'counter' || isGauge) {
+      if (isCounter || isGauge) {
         const v = entry.value ?? 0;
         const last = ss.last as number | undefined;
         if (known !== undefined && last === v) continue;
         const sid = known ?? seriesId(s, metricId, ss.labels);
-        if (isGauge) s.setGauge.run(sid, wid, v, now);
-        else {
-          // A value below the last written one means the counter was reset in this process.
-          const delta = last === undefined || v < last ? v : v - last;
-          if (delta !== 0 && s.addValue.run(delta, sid).changes === 0) {
-            commits.push(staleIds(st));
-            continue;
-          }
+        if (isGauge) {
+          s.setGauge.run(sid, wid, v, now);
+          commits.push(written(ss, sid, v));
+          continue;
         }
-        commits.push(written(ss, sid, v));
+        // A value below the last written one means the counter was reset in this process.
+        const delta = last === undefined || v < last ? v : v - last;
+        if (delta === 0) commits.push(written(ss, sid, v));
+        else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v)), missing);
       } else {
         const last = ss.last as Float64Array | undefined;
         // Every observation changes count and sum: when both are as last written, nothing changed, and
@@ -159,17 +175,27 @@ export class Writer {
         if (known !== undefined && last && entry.count === last[last.length - 1] && entry.sum === last[last.length - 2]) {
           continue;
         }
-        const v = vectorOf(def, entry);
-        const delta = vectorDelta(v, last);
+        const n = vectorLength(def);
+        const v = fillVector(def, entry, ss.spare?.length === n ? ss.spare : new Float64Array(n));
+        const delta = this.scratch.deltaOf(v, last);
         if (delta === undefined && known !== undefined) continue;
         const sid = known ?? seriesId(s, metricId, ss.labels);
-        if (delta !== undefined && s.addVector.run(Buffer.from(delta.buffer), sid).changes === 0) {
-          commits.push(staleIds(st));
+        if (delta === undefined) {
+          commits.push(writtenVector(ss, sid, v));
           continue;
         }
-        commits.push(written(ss, sid, v));
+        // Read, add, write: we hold the write lock (IMMEDIATE), so no other process adds in between.
+        const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
+        if (stored === undefined) {
+          missing();
+          continue;
+        }
+        const rows = batch as RowBatch;
+        const sum = this.scratch.added(stored, delta, n, rows.slot);
+        rows.add(sid, sum, () => commits.push(writtenVector(ss, sid, v)), missing);
       }
     }
+    batch?.finish();
     if (isGauge && st.series.size > Object.keys(hashMap).length) {
       // gauge.remove(labels) / reset(): this process no longer reports those series.
       for (const [hash, ss] of st.series) {
@@ -187,6 +213,16 @@ function written(state: SeriesState, id: number, value: number | Float64Array): 
   return () => {
     state.id = id;
     state.last = value;
+  };
+}
+
+/** The commit step of a vector series: the vector written becomes `last`, the one it replaces the next spare. */
+function writtenVector(state: SeriesState, id: number, value: Float64Array): () => void {
+  return () => {
+    const previous = state.last;
+    state.id = id;
+    state.last = value;
+    state.spare = previous instanceof Float64Array && previous !== value ? previous : undefined;
   };
 }
 
@@ -214,19 +250,6 @@ function runCollect(metric: PromMetric): void {
 
 function seriesId(s: Statements, metricId: number, labels: string): number {
   return (s.upsertSeries.get(metricId, labels) as { id: number }).id;
-}
-
-/** Element-wise delta; the whole vector when the count went down (a reset); undefined when nothing changed. */
-function vectorDelta(v: Float64Array, last: Float64Array | undefined): Float64Array | undefined {
-  if (!last || last.length !== v.length) return v;
-  const n = v.length;
-  if ((v[n - 1] as number) < (last[n - 1] as number)) return v;
-  let i = 0;
-  while (i < n && v[i] === last[i]) i++;
-  if (i === n) return undefined; // the common case for idle series: no allocation
-  const d = new Float64Array(n);
-  for (; i < n; i++) d[i] = (v[i] as number) - (last[i] as number);
-  return d;
 }
 
 /**

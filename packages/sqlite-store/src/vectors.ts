@@ -1,0 +1,69 @@
+/**
+ * Arithmetic on the float64 vectors histogram and summary series are stored as (a blob in the host's byte
+ * order: buckets, sum, count), done in scratch space reused for every series of every flush.
+ *
+ * A flush at S=1000 with every series changed applies a thousand vector deltas. Allocating two typed
+ * arrays and a Buffer per series, or calling a JS function from SQL for the sum, was most of its CPU;
+ * better-sqlite3 copies a bound blob when the statement runs, so a pool of one batch's worth of slots
+ * serves every row.
+ */
+import { BATCH_ROWS } from './batch.js';
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+export class VectorScratch {
+  private delta = new Float64Array(16);
+  /** Sums waiting to be bound: BATCH_ROWS slots of one vector each. */
+  private pool = new Float64Array(16 * BATCH_ROWS);
+  /** Byte views of the pool's slots, by vector length, so binding one needs no allocation. */
+  private views = new Map<number, Uint8Array[]>();
+
+  /**
+   * What to add to the stored vector to account for `next`, given the vector `last` written before: the
+   * element-wise difference; `next` itself when nothing was written yet or the count went down (the
+   * metric was reset in this process); undefined when nothing changed. Valid until the next call.
+   */
+  deltaOf(next: Float64Array, last: Float64Array | undefined): Float64Array | undefined {
+    const n = next.length;
+    if (!last || last.length !== n || (next[n - 1] as number) < (last[n - 1] as number)) return next;
+    let i = 0;
+    while (i < n && next[i] === last[i]) i++;
+    if (i === n) return undefined;
+    if (this.delta.length < n) this.delta = new Float64Array(n);
+    const d = this.delta;
+    for (let k = 0; k < i; k++) d[k] = 0;
+    for (; i < n; i++) d[i] = (next[i] as number) - (last[i] as number);
+    return d;
+  }
+
+  /**
+   * The blob to store: `stored` (a blob read from the series row, or null) plus the first `n` values of
+   * `delta`, written to pool slot `slot` (0 to BATCH_ROWS - 1). A missing or differently sized stored vector
+   * is replaced by the delta. Valid until the same slot is used again.
+   */
+  added(stored: Uint8Array | null, delta: Float64Array, n: number, slot: number): Uint8Array {
+    if (this.pool.length < n * BATCH_ROWS) {
+      this.pool = new Float64Array(n * BATCH_ROWS);
+      this.views.clear();
+    }
+    const out = this.pool;
+    const base = slot * n;
+    if (stored && stored.byteLength === n * 8) {
+      if ((stored.byteOffset & 7) === 0) {
+        const a = new Float64Array(stored.buffer, stored.byteOffset, n);
+        for (let i = 0; i < n; i++) out[base + i] = (a[i] as number) + (delta[i] as number);
+      } else {
+        const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
+        for (let i = 0; i < n; i++) out[base + i] = view.getFloat64(i * 8, HOST_LITTLE_ENDIAN) + (delta[i] as number);
+      }
+    } else {
+      for (let i = 0; i < n; i++) out[base + i] = delta[i] as number;
+    }
+    let views = this.views.get(n);
+    if (!views) {
+      views = Array.from({ length: BATCH_ROWS }, (_, k) => new Uint8Array(out.buffer, k * n * 8, n * 8));
+      this.views.set(n, views);
+    }
+    return views[slot] as Uint8Array;
+  }
+}
