@@ -14,6 +14,7 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPT
 /** Upper-case standard methods; any other method becomes {@link OTHER_METHOD}. */
 export function normalizeMethod(method: string | undefined): string {
   if (!method) return OTHER_METHOD;
+  if (METHODS.has(method)) return method; // what Node's parser gives: already upper case
   const m = method.toUpperCase();
   return METHODS.has(m) ? m : OTHER_METHOD;
 }

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { defineHttpMetrics, type HttpMetrics } from './http-metrics.js';
+import { fastObserver } from './fast-observe.js';
+import { defineHttpMetrics } from './http-metrics.js';
 import { normalizeMethod, statusLabel, UNMATCHED_ROUTE } from './labels.js';
 import { type HttpRecorderOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
@@ -60,14 +61,30 @@ export function createHttpRecorder<Ctx = unknown>(options: HttpRecorderOptions<C
       registry.removeSingleMetric(resolved.prefix + name);
     }
   }
+  const observers: Observers = {
+    inFlight: metrics.inFlight,
+    duration: fastObserver(metrics.duration),
+    requestSize: metrics.requestSize && fastObserver(metrics.requestSize),
+    responseSize: metrics.responseSize && fastObserver(metrics.responseSize),
+  };
   return {
     registry,
     isExcluded: resolved.exclude,
-    start: (rawMethod) => startTimer(metrics, resolved, normalizeMethod(rawMethod)),
+    start: (rawMethod) => startTimer(observers, resolved, normalizeMethod(rawMethod)),
   };
 }
 
-function startTimer<Ctx>(metrics: HttpMetrics, options: ResolvedOptions<Ctx>, method: string): RequestTimer<Ctx> {
+type Observe = (labels: Record<string, string>, value: number) => void;
+
+/** What a request updates when it ends. */
+interface Observers {
+  inFlight: Map<string, number>;
+  duration: Observe;
+  requestSize: Observe | undefined;
+  responseSize: Observe | undefined;
+}
+
+function startTimer<Ctx>(metrics: Observers, options: ResolvedOptions<Ctx>, method: string): RequestTimer<Ctx> {
   const startedAt = performance.now();
   const inFlight = metrics.inFlight;
   inFlight.set(method, (inFlight.get(method) ?? 0) + 1);
@@ -83,11 +100,9 @@ function startTimer<Ctx>(metrics: HttpMetrics, options: ResolvedOptions<Ctx>, me
         status_code: statusLabel(outcome.statusCode),
       };
       for (const [name, source] of options.customLabels) labels[name] = labelValue(source, outcome.ctx);
-      metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
-      if (metrics.requestSize && isSize(outcome.requestBytes)) metrics.requestSize.observe(labels, outcome.requestBytes);
-      if (metrics.responseSize && isSize(outcome.responseBytes)) {
-        metrics.responseSize.observe(labels, outcome.responseBytes);
-      }
+      metrics.duration(labels, (performance.now() - startedAt) / 1000);
+      if (metrics.requestSize && isSize(outcome.requestBytes)) metrics.requestSize(labels, outcome.requestBytes);
+      if (metrics.responseSize && isSize(outcome.responseBytes)) metrics.responseSize(labels, outcome.responseBytes);
     },
   };
 }

@@ -52,7 +52,7 @@ export function onResponseDone(
   };
   // A response destroyed before this point has already emitted its 'close'.
   if (res.destroyed) process.nextTick(settle);
-  else res.once('close', settle);
+  else res.on('close', settle); // settle() runs once anyway: on() spares once()'s wrapper per request
 }
 
 function outcomeStatus(res: ServerResponse): number {

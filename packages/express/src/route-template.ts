@@ -26,12 +26,34 @@ interface Trace {
 const traces = new WeakMap<object, Trace>();
 let subscribed = false;
 
+/** What a walk of one app's router tree found: each route's full template. */
+interface Walked {
+  /** Route object → its template below the app; null when several mount paths lead to it. */
+  templates: Map<object, string | null>;
+  /** Routes the walk did not find (inside sub-applications): not walked for again. */
+  missed: WeakSet<object>;
+  /** Requests ended since the last walk: the tree is walked again every REWALK_EVERY. */
+  ends: number;
+}
+const walks = new WeakMap<object, Walked>();
+/** Routers added or mounted after the first request are found by walking again now and then. */
+const REWALK_EVERY = 1024;
+
+/**
+ * Call at the start of a request, before `next()`. The first request of an app walks its router tree
+ * once and learns every route's full template, mount paths included, so requests need no tracing: the
+ * template is looked up by `req.route` when the response is over. Only when a route can be reached
+ * through several mount paths (one router mounted twice, or under an array of paths) does the adapter
+ * follow each request through the routers (`traceRoute`), which costs Express more per layer.
+ */
+export function prepareRoute(req: Request): void {
+  const app = req.app as object | undefined;
+  if (app !== undefined && !walks.has(app)) walk(app);
+  if (subscribed) traceRoute(req);
+}
+
 /** Start following `req` through the routers; call before `next()`. */
-export function traceRoute(req: Request): void {
-  if (!subscribed) {
-    subscribe(LAYER_START, onLayerStart);
-    subscribed = true;
-  }
+function traceRoute(req: Request): void {
   if (traces.has(req)) return;
   let root: unknown;
   try {
@@ -43,15 +65,81 @@ export function traceRoute(req: Request): void {
 }
 
 /**
- * The full template of the last route whose handler ran, mount paths included
- * (`/api/users/:userId/posts/:postId`); undefined when no route handled the request.
+ * The full template of the route that handled the request, mount paths included
+ * (`/api/users/:userId/posts/:postId`); undefined when no route handled it.
+ *
+ * @param app the application whose middleware saw the request start (`req.app` then)
+ * @param base `req.baseUrl` then: where that application is mounted ('' for the main one)
  */
-export function routeTemplate(req: Request): string | undefined {
+export function routeTemplate(req: Request, app: object | undefined, base: string): string | undefined {
+  const route = req.route as { path?: unknown } | undefined;
+  if (route === undefined || route === null) return undefined;
+  const walked = app === undefined ? undefined : walks.get(app);
+  if (walked && app !== undefined) {
+    let template = walked.templates.get(route);
+    if (template === undefined && !walked.missed.has(route)) {
+      // A route added since the last walk, or one in a sub-application (which no walk can see into).
+      template = walk(app).templates.get(route);
+      if (template === undefined) walks.get(app)?.missed.add(route);
+    } else if (++walked.ends >= REWALK_EVERY) {
+      walk(app);
+    }
+    if (typeof template === 'string') return join(base, template);
+  }
   const traced = traces.get(req)?.route;
   if (traced !== undefined) return traced;
-  // Older routers publish nothing: use what Express documents (concrete for parameterised mount paths).
-  const path = (req.route as { path?: unknown } | undefined)?.path;
-  return path === undefined ? undefined : join(req.baseUrl ?? '', path);
+  // Untraced: what Express documents (concrete for parameterised mount paths).
+  return route.path === undefined ? undefined : join(req.baseUrl ?? '', route.path);
+}
+
+/** Learn every route's template below `app`; follow requests by tracing if a route has several. */
+function walk(app: object): Walked {
+  const walked: Walked = { templates: new Map(), missed: walks.get(app)?.missed ?? new WeakSet(), ends: 0 };
+  walks.set(app, walked);
+  let root: unknown;
+  try {
+    root = (app as { router?: { stack?: unknown } }).router?.stack;
+  } catch {
+    // Express 4's `app.router` getter throws: no routes learnt, the untraced fallback applies
+  }
+  try {
+    if (Array.isArray(root)) visit(root, '', walked.templates, new Set());
+  } catch {
+    walked.templates.clear(); // an unexpected router shape costs exact templates, never the request
+  }
+  for (const template of walked.templates.values()) {
+    if (template === null) {
+      startTracing();
+      break;
+    }
+  }
+  return walked;
+}
+
+function visit(stack: readonly unknown[], prefix: string, found: Map<object, string | null>, inside: Set<unknown>): void {
+  if (inside.has(stack)) return; // a router mounted inside itself
+  inside.add(stack);
+  for (const item of stack) {
+    const layer = item as Layer & { rawPath?: unknown; route?: { path?: unknown } };
+    if (layer.route && typeof layer.route === 'object') {
+      const template = join(prefix, layer.route.path);
+      const seen = found.get(layer.route);
+      found.set(layer.route, seen === undefined || seen === template ? template : null);
+      continue;
+    }
+    const sub = layer.handle?.stack;
+    if (!Array.isArray(sub)) continue;
+    // router 2.3+ keeps the path a layer was mounted with; older ones do not (their routes stay unknown)
+    const paths = Array.isArray(layer.rawPath) ? layer.rawPath : layer.rawPath === undefined ? [] : [layer.rawPath];
+    for (const path of paths) visit(sub, join(prefix, path), found, inside);
+  }
+  inside.delete(stack);
+}
+
+function startTracing(): void {
+  if (subscribed) return;
+  subscribe(LAYER_START, onLayerStart);
+  subscribed = true;
 }
 
 function onLayerStart(message: unknown): void {

@@ -1,0 +1,98 @@
+/**
+ * How the Express adapter learns route templates: by walking the app's router tree, without subscribing
+ * to the router's tracing channel (which makes Express do extra work for every layer of every request),
+ * until a route turns out to be reachable through several mount paths. Its own file: the subscription is
+ * process-wide, and the first tests need a process where nothing subscribed yet.
+ */
+import { tracingChannel } from 'node:diagnostics_channel';
+import express, { type Request, type Response } from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expressMetrics } from './index.js';
+import { listen, series, settled } from './test-support/http.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+const routerTracing = tracingChannel('express.router.request');
+const traced = () => routerTracing.start.hasSubscribers;
+const ok = (_req: Request, res: Response) => void res.send('ok');
+const routeOf = (s: { labels: Record<string, unknown> }) => `${s.labels.route} ${s.labels.status_code}`;
+
+async function serve(setup: (app: express.Express) => void) {
+  const app = express();
+  const metrics = expressMetrics();
+  app.use(metrics);
+  setup(app);
+  const { base, close } = await listen(app);
+  closers.push(close);
+  const get = async (path: string) => {
+    const res = await fetch(base + path);
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const labels = async () => {
+    await settled(metrics.registry);
+    return (await series(metrics.registry)).map((s) => [routeOf(s), s.count]);
+  };
+  return { app, get, labels };
+}
+
+describe('expressMetrics route templates from the router tree', () => {
+  it('labels parameterised and nested mounts with their templates, with no tracing subscription', async () => {
+    const { get, labels } = await serve((app) => {
+      const comments = express.Router();
+      comments.get('/:commentId', ok);
+      const posts = express.Router();
+      posts.get('/', ok);
+      posts.route('/:postId').get(ok);
+      posts.use('/:postId/comments', comments);
+      const api = express.Router();
+      api.use('/users/:userId/posts', posts);
+      app.use('/api', api);
+      app.get('/', ok);
+    });
+    for (const path of ['/api/users/1/posts', '/api/users/2/posts/3', '/api/users/4/posts/5/comments/6', '/'])
+      expect(await get(path)).toBe(200);
+    expect(await labels()).toEqual([
+      ['/ 200', 1],
+      ['/api/users/:userId/posts 200', 1],
+      ['/api/users/:userId/posts/:postId 200', 1],
+      ['/api/users/:userId/posts/:postId/comments/:commentId 200', 1],
+    ]);
+    expect(traced()).toBe(false);
+  });
+
+  it('finds routers mounted after traffic started', async () => {
+    const { app, get, labels } = await serve((app) => app.get('/first', ok));
+    expect(await get('/first')).toBe(200);
+    const late = express.Router();
+    late.get('/items/:itemId', ok);
+    app.use('/late/:tenant', late);
+    expect(await get('/late/acme/items/9')).toBe(200);
+    expect(await get('/late/other/items/10')).toBe(200);
+    expect(await labels()).toEqual([
+      ['/first 200', 1],
+      ['/late/:tenant/items/:itemId 200', 2],
+    ]);
+    expect(traced()).toBe(false);
+  });
+
+  it('follows requests through the routers once one router is mounted at two paths', async () => {
+    const { get, labels } = await serve((app) => {
+      const shared = express.Router();
+      shared.get('/:id', ok);
+      app.use('/a/:x', shared);
+      app.use('/b', shared);
+    });
+    expect(await get('/a/1/2')).toBe(200);
+    expect(await get('/b/3')).toBe(200);
+    expect(await get('/a/4/5')).toBe(200);
+    expect(await labels()).toEqual([
+      ['/a/:x/:id 200', 2],
+      ['/b/:id 200', 1],
+    ]);
+    expect(traced()).toBe(true);
+  });
+});
