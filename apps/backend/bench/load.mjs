@@ -2,17 +2,20 @@
 /**
  * Load benchmark of the demo backend (issue #4, part 3): autocannon on loopback against two demos started
  * side by side, one with metrics on and one with metrics off, same worker count, loaded in alternating
- * rounds (off/on, then on/off, ...) so that drift on the machine hits both alike.
+ * rounds (off/on, then on/off, ...) so that drift on the machine hits both alike; BENCH_BLOCKS times over,
+ * each block with a fresh pair of demos.
  *
  * Prints JSON lines: one per run, then a summary with requests/s on and off, their ratio (target >= 0.97),
  * and the sum of http_request_duration_seconds_count over all routes scraped from the aggregator after
  * the load and one flush interval, next to the number of responses autocannon counted (must be equal).
  * On a shared machine throughput is noisy, so it also reports the workers' CPU time per request (from
- * /proc, Linux only), which other processes disturb much less: cpu_ratio = CPU off / CPU on.
+ * /proc, Linux only), which other processes disturb much less: cpu_ratio = CPU off / CPU on. Both ratios
+ * are medians of per-round ratios (the two runs of a round are adjacent in time), each with a bootstrap
+ * 95% interval.
  *
  *   node apps/backend/bench/load.mjs        (after `pnpm turbo run build --filter=backend...`)
  *
- * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_ROUNDS (default 8),
+ * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_BLOCKS (default 6), BENCH_ROUNDS (per block, default 4),
  * BENCH_REQUESTS (per run, default 10000), BENCH_WARMUP (per demo, default 10000), BENCH_CONNECTIONS (default 32),
  * BENCH_FRAMEWORK (koa|express).
  * Exit code 1 when the counts differ or a request failed; the throughput ratio is reported, not enforced.
@@ -39,10 +42,11 @@ const int = (name, fallback) => {
   return Number(raw);
 };
 const WORKERS = int('BENCH_WORKERS', 2);
-const ROUNDS = int('BENCH_ROUNDS', 8);
+const BLOCKS = int('BENCH_BLOCKS', 6);
+const ROUNDS = int('BENCH_ROUNDS', 4);
 const REQUESTS = int('BENCH_REQUESTS', 10_000);
 const CONNECTIONS = int('BENCH_CONNECTIONS', 32);
-const WARMUP = int('BENCH_WARMUP', 10_000); // per demo, before the first round: JIT, connections, store rows
+const WARMUP = int('BENCH_WARMUP', 10_000); // per demo and block, before its first round: JIT, connections, store rows
 const FRAMEWORK = process.env.BENCH_FRAMEWORK || 'koa';
 const FLUSH_MS = 1000;
 
@@ -145,86 +149,132 @@ const median = (xs) => {
 };
 const print = (obj) => console.log(JSON.stringify(obj));
 
-const loadStart = loadavg()[0];
-const dir = mkdtempSync(join(tmpdir(), 'kci-bench-'));
-const metricsPort = await freePort();
-const off = await startDemo('off', { PROMETHEUS_METRICS_ENABLED: 'false' });
-const on = await startDemo('on', {
-  PROMETHEUS_METRICS_ENABLED: 'true',
-  PROMETHEUS_METRICS_PORT: String(metricsPort),
-  PROMETHEUS_MULTIPROC_DIR: dir,
-  PROMETHEUS_METRICS_FRESH_START: 'true',
-  PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: String(FLUSH_MS),
-});
-let exitCode = 0;
-try {
-  const counted = { on: 0, off: 0 };
-  const failures = { on: 0, off: 0 };
-  const rps = { on: [], off: [] };
-  const cpu = { on: [], off: [] };
-  const pairRatios = [];
-  for (const demo of [off, on]) {
-    const r = await load(demo, WARMUP);
-    counted[demo.label] += r.responses;
-    failures[demo.label] += r.errors;
-  }
-  for (let round = 1; round <= ROUNDS; round++) {
-    const runs = {};
-    for (const demo of round % 2 ? [off, on] : [on, off]) {
-      const r = await load(demo, REQUESTS);
-      runs[demo.label] = r;
-      counted[demo.label] += r.responses;
-      failures[demo.label] += r.errors;
-      rps[demo.label].push(r.rps);
-      cpu[demo.label].push(r.cpuUs);
-      print({
-        round,
-        metrics: demo.label,
-        requests: r.responses,
-        errors: r.errors,
-        timeouts: r.timeouts,
-        rps: Math.round(r.rps),
-        worker_cpu_us_per_request: Math.round(r.cpuUs),
-      });
-    }
-    pairRatios.push(runs.on.rps / runs.off.rps); // the two runs of a round are adjacent in time
-  }
-  // Every worker flushes once per interval: after two intervals the store holds every response.
-  await new Promise((r) => setTimeout(r, 2 * FLUSH_MS + 200));
-  const recorded = await scrapeTotal(metricsPort);
-  const ratio = median(pairRatios);
-  const cpuRatio = median(cpu.off) / median(cpu.on);
-  const summary = {
-    framework: FRAMEWORK,
-    workers: WORKERS,
-    connections: CONNECTIONS,
-    rounds: ROUNDS,
-    requests_per_run: REQUESTS,
-    rps_off: Math.round(median(rps.off)),
-    rps_on: Math.round(median(rps.on)),
-    ratio: Number(ratio.toFixed(3)),
-    ratio_per_round: pairRatios.map((r) => Number(r.toFixed(3))),
-    ratio_target: 0.97,
-    ratio_ok: ratio >= 0.97,
-    worker_cpu_us_per_request_off: Math.round(median(cpu.off)),
-    worker_cpu_us_per_request_on: Math.round(median(cpu.on)),
-    cpu_ratio: Number(cpuRatio.toFixed(3)),
-    responses_counted_on: counted.on,
-    http_request_duration_seconds_count_sum: recorded,
-    counts_equal: recorded === counted.on,
-    request_errors: failures.on + failures.off,
-    // Other processes on the machine make throughput noisy: the 1-minute load average before and after.
-    loadavg_1m: [Number(loadStart.toFixed(2)), Number(loadavg()[0].toFixed(2))],
+/**
+ * 95% interval of the median of `xs` by bootstrap (2000 resamples, fixed seed): how far the median ratio
+ * could move on this machine's noise. Rounds swing by +-10% here; the interval says whether a ratio
+ * below or above the target is a measurement or noise.
+ */
+function bootstrapMedianCi(xs) {
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
   };
-  print(summary);
-  if (!summary.counts_equal || summary.request_errors > 0) exitCode = 1;
-} finally {
-  for (const demo of [off, on]) demo.child.kill('SIGTERM');
-  const codes = await Promise.all([off.exited, on.exited]);
-  if (codes.some((c) => c !== 0)) {
-    console.error(`a demo did not stop cleanly (exit codes ${codes}):\n${off.output()}\n${on.output()}`);
-    exitCode = 1;
-  }
-  rmSync(dir, { recursive: true, force: true });
+  const medians = [];
+  for (let b = 0; b < 2000; b++) medians.push(median(xs.map(() => xs[Math.floor(rand() * xs.length)])));
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(0.025 * medians.length)], medians[Math.floor(0.975 * medians.length)]];
 }
+
+const loadStart = loadavg()[0];
+const blocks = [];
+let exitCode = 0;
+for (let block = 1; block <= BLOCKS; block++) {
+  const result = await runBlock(block);
+  blocks.push(result);
+  if (!result.countsEqual || result.errors > 0 || !result.stoppedCleanly) exitCode = 1;
+}
+const pairRatios = blocks.flatMap((b) => b.pairRatios);
+const cpuPairRatios = blocks.flatMap((b) => b.cpuPairRatios);
+const ratio = median(pairRatios);
+const summary = {
+  framework: FRAMEWORK,
+  workers: WORKERS,
+  connections: CONNECTIONS,
+  blocks: BLOCKS,
+  rounds_per_block: ROUNDS,
+  requests_per_run: REQUESTS,
+  rps_off: Math.round(median(blocks.flatMap((b) => b.rps.off))),
+  rps_on: Math.round(median(blocks.flatMap((b) => b.rps.on))),
+  ratio: Number(ratio.toFixed(3)),
+  ratio_ci95: bootstrapMedianCi(pairRatios).map((r) => Number(r.toFixed(3))),
+  ratio_per_block: blocks.map((b) => Number(median(b.pairRatios).toFixed(3))),
+  ratio_target: 0.97,
+  ratio_ok: ratio >= 0.97,
+  worker_cpu_us_per_request_off: Math.round(median(blocks.flatMap((b) => b.cpu.off))),
+  worker_cpu_us_per_request_on: Math.round(median(blocks.flatMap((b) => b.cpu.on))),
+  cpu_ratio: Number(median(cpuPairRatios).toFixed(3)),
+  cpu_ratio_ci95: bootstrapMedianCi(cpuPairRatios).map((r) => Number(r.toFixed(3))),
+  responses_counted_on: blocks.reduce((n, b) => n + b.counted, 0),
+  http_request_duration_seconds_count_sum: blocks.reduce((n, b) => n + b.recorded, 0),
+  counts_equal: blocks.every((b) => b.countsEqual),
+  request_errors: blocks.reduce((n, b) => n + b.errors, 0),
+  // Other processes on the machine make throughput noisy: the 1-minute load average before and after.
+  loadavg_1m: [Number(loadStart.toFixed(2)), Number(loadavg()[0].toFixed(2))],
+};
+print(summary);
 process.exit(exitCode);
+
+/**
+ * One block: a fresh pair of demos (a fresh store, FRESH_START), warmed up, then ROUNDS alternating rounds
+ * (off/on, then on/off, ...), then the exact-count check. Fresh processes per block, because two Node
+ * processes running the same code differ by a few percent (JIT and memory layout): with one pair for the
+ * whole run, that difference would pass for the cost of metrics.
+ */
+async function runBlock(block) {
+  const dir = mkdtempSync(join(tmpdir(), 'kci-bench-'));
+  const metricsPort = await freePort();
+  const off = await startDemo('off', { PROMETHEUS_METRICS_ENABLED: 'false' });
+  const on = await startDemo('on', {
+    PROMETHEUS_METRICS_ENABLED: 'true',
+    PROMETHEUS_METRICS_PORT: String(metricsPort),
+    PROMETHEUS_MULTIPROC_DIR: dir,
+    PROMETHEUS_METRICS_FRESH_START: 'true',
+    PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: String(FLUSH_MS),
+  });
+  const result = {
+    counted: 0,
+    recorded: 0,
+    countsEqual: false,
+    errors: 0,
+    stoppedCleanly: false,
+    rps: { on: [], off: [] },
+    cpu: { on: [], off: [] },
+    pairRatios: [],
+    cpuPairRatios: [],
+  };
+  try {
+    for (const demo of block % 2 ? [off, on] : [on, off]) {
+      const r = await load(demo, WARMUP);
+      if (demo === on) result.counted += r.responses;
+      result.errors += r.errors;
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      const runs = {};
+      for (const demo of (block + round) % 2 ? [off, on] : [on, off]) {
+        const r = await load(demo, REQUESTS);
+        runs[demo.label] = r;
+        if (demo === on) result.counted += r.responses;
+        result.errors += r.errors;
+        result.rps[demo.label].push(r.rps);
+        result.cpu[demo.label].push(r.cpuUs);
+        print({
+          block,
+          round,
+          metrics: demo.label,
+          requests: r.responses,
+          errors: r.errors,
+          timeouts: r.timeouts,
+          rps: Math.round(r.rps),
+          worker_cpu_us_per_request: Math.round(r.cpuUs),
+        });
+      }
+      result.pairRatios.push(runs.on.rps / runs.off.rps); // the two runs of a round are adjacent in time
+      result.cpuPairRatios.push(runs.off.cpuUs / runs.on.cpuUs);
+    }
+    // Every worker flushes once per interval: after two intervals the store holds every response.
+    await new Promise((r) => setTimeout(r, 2 * FLUSH_MS + 200));
+    result.recorded = await scrapeTotal(metricsPort);
+    result.countsEqual = result.recorded === result.counted;
+    print({ block, responses_counted_on: result.counted, http_request_duration_seconds_count_sum: result.recorded });
+  } finally {
+    for (const demo of [off, on]) demo.child.kill('SIGTERM');
+    const codes = await Promise.all([off.exited, on.exited]);
+    result.stoppedCleanly = codes.every((c) => c === 0);
+    if (!result.stoppedCleanly) {
+      console.error(`a demo did not stop cleanly (exit codes ${codes}):\n${off.output()}\n${on.output()}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return result;
+}
