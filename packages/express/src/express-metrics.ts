@@ -38,11 +38,11 @@ export function expressMetrics(options: ExpressMetricsOptions = {}): ExpressMetr
   function expressMetrics(req: Request, res: Response, next: NextFunction): void {
     try {
       if (!recorder.isExcluded(pathOf(req))) {
-        prepareRoute(req);
-        const timer = recorder.start(req.method);
         // Where the request started: Express changes req.app and req.baseUrl inside sub-applications.
         const app = req.app as object | undefined;
         const base = req.baseUrl ?? '';
+        prepareRoute(req, app, base);
+        const timer = recorder.start(req.method);
         // Listed field by field: an object spread here doubled the cost of recording a request.
         onResponseDone(req, res, sizes, ({ statusCode, requestBytes, responseBytes }) =>
           timer.end({ route: routeTemplate(req, app, base), statusCode, requestBytes, responseBytes, ctx: req }),

@@ -44,24 +44,28 @@ const REWALK_EVERY = 1024;
  * once and learns every route's full template, mount paths included, so requests need no tracing: the
  * template is looked up by `req.route` when the response is over. Only when a route can be reached
  * through several mount paths (one router mounted twice, or under an array of paths) does the adapter
- * follow each request through the routers (`traceRoute`), which costs Express more per layer.
+ * follow each request through the routers (the router's tracing channel), which costs Express more per
+ * layer.
+ *
+ * @param app the application whose middleware sees the request (`req.app` now)
+ * @param base `req.baseUrl` now: where that application is mounted ('' for the main one)
  */
-export function prepareRoute(req: Request): void {
-  const app = req.app as object | undefined;
+export function prepareRoute(req: Request, app: object | undefined, base: string): void {
   if (app !== undefined && !walks.has(app)) walk(app);
-  if (subscribed) traceRoute(req);
+  if (subscribed && !traces.has(req)) {
+    const root = routerStack(app);
+    traces.set(req, { routers: root ? [[root, base]] : [] });
+  }
 }
 
-/** Start following `req` through the routers; call before `next()`. */
-function traceRoute(req: Request): void {
-  if (traces.has(req)) return;
-  let root: unknown;
+/** The layers of an app's main router; undefined when it has none we can read. */
+function routerStack(app: object | undefined): readonly Layer[] | undefined {
   try {
-    root = (req.app as { router?: { stack?: unknown } } | undefined)?.router?.stack;
+    const stack = (app as { router?: { stack?: unknown } } | undefined)?.router?.stack;
+    return Array.isArray(stack) ? stack : undefined;
   } catch {
-    // Express 4's `app.router` getter throws; its router publishes nothing anyway
+    return undefined; // Express 4's `app.router` getter throws; its router publishes nothing anyway
   }
-  traces.set(req, { routers: Array.isArray(root) ? [[root, req.baseUrl ?? '']] : [] });
 }
 
 /**
@@ -79,8 +83,9 @@ export function routeTemplate(req: Request, app: object | undefined, base: strin
     let template = walked.templates.get(route);
     if (template === undefined && !walked.missed.has(route)) {
       // A route added since the last walk, or one in a sub-application (which no walk can see into).
-      template = walk(app).templates.get(route);
-      if (template === undefined) walks.get(app)?.missed.add(route);
+      const again = walk(app);
+      template = again.templates.get(route);
+      if (template === undefined) again.missed.add(route);
     } else if (++walked.ends >= REWALK_EVERY) {
       walk(app);
     }
@@ -96,14 +101,9 @@ export function routeTemplate(req: Request, app: object | undefined, base: strin
 function walk(app: object): Walked {
   const walked: Walked = { templates: new Map(), missed: walks.get(app)?.missed ?? new WeakSet(), ends: 0 };
   walks.set(app, walked);
-  let root: unknown;
+  const root = routerStack(app);
   try {
-    root = (app as { router?: { stack?: unknown } }).router?.stack;
-  } catch {
-    // Express 4's `app.router` getter throws: no routes learnt, the untraced fallback applies
-  }
-  try {
-    if (Array.isArray(root)) visit(root, '', walked.templates, new Set());
+    if (root) visit(root, '', walked.templates, new Set());
   } catch {
     walked.templates.clear(); // an unexpected router shape costs exact templates, never the request
   }
