@@ -11,7 +11,7 @@ import Koa from 'koa';
 import type { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expressMetrics } from './index.js';
-import { abortBeforeResponse, abortMidBody, listen, series, settled, type Series } from './test-support/http.js';
+import { abortBeforeResponse, abortMidBody, listen, series, settled, type Series } from '../../../test-support/http.js';
 
 const options = {
   excludePaths: ['/health'],

@@ -5,7 +5,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { Registry, register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ExpressMetricsOptions, expressMetrics } from './index.js';
-import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from './test-support/http.js';
+import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '../../../test-support/http.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {

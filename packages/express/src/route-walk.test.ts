@@ -8,7 +8,7 @@ import { tracingChannel } from 'node:diagnostics_channel';
 import express, { type Request, type Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expressMetrics } from './index.js';
-import { listen, series, settled } from './test-support/http.js';
+import { listen, series, settled } from '../../../test-support/http.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {

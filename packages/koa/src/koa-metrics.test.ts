@@ -5,7 +5,7 @@ import Koa from 'koa';
 import { Registry, register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { koaMetrics, type KoaMetricsOptions } from './index.js';
-import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from './test-support/http.js';
+import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '../../../test-support/http.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,7 +1,18 @@
+/**
+ * HTTP helpers for the Koa and Express adapters' tests (one copy for both: the conformance suite compares
+ * the two adapters, so they must be driven and read the same way).
+ */
 import { once } from 'node:events';
 import { createServer, request, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+
+/**
+ * What these helpers read of a prom-client Registry (typed here by shape: this folder, shared by the Koa
+ * and Express adapters' tests, belongs to no package and so resolves no prom-client of its own).
+ */
+export interface Registry {
+  getMetricsAsJSON(): Promise<{ name: string; values: { labels: Partial<Record<string, string | number>>; value: number }[] }[]>;
+}
 
 /** A real HTTP server on an ephemeral loopback port. */
 export async function listen(
