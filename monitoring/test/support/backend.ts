@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { terminate } from './process.js';
+import { stopper } from './process.js';
 import { repoPath } from './repo.js';
 import { waitUntil } from './wait.js';
 
@@ -81,19 +81,7 @@ export async function startDemoBackend(options: DemoBackendOptions = {}): Promis
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // A crashed test run must not leave a backend holding ports after vitest is gone.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    process.off('exit', killOnExit);
-    await terminate(child, exited, 15_000);
-    await rm(home, { recursive: true, force: true });
-  };
+  const stop = stopper(child, 15_000, () => rm(home, { recursive: true, force: true }));
 
   try {
     const port = await waitUntil(

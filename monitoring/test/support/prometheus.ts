@@ -3,7 +3,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
-import { terminate } from './process.js';
+import { stopper } from './process.js';
 import { waitUntil } from './wait.js';
 
 export interface PrometheusOptions {
@@ -110,19 +110,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // A test that crashes must not leave Prometheus running after vitest is gone.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    process.off('exit', killOnExit);
-    await terminate(child, exited, 10_000);
-    await rm(dir, { recursive: true, force: true });
-  };
+  const stop = stopper(child, 10_000, () => rm(dir, { recursive: true, force: true }));
 
   try {
     const address = await waitUntil(
