@@ -43,6 +43,16 @@ function worker(dir: string) {
   return { store, record, ...log };
 }
 
+/** Move every page into the database file, as SQLite's automatic checkpoints do (before damaging the file). */
+function checkpoint(path: string): void {
+  const db = new Database(path);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
 async function totals(dir: string) {
   const reader = openStore({ dir, logger: quiet });
   try {
@@ -243,10 +253,7 @@ describe('a damaged database file', () => {
       const w = worker(dir);
       w.record(5);
       expect(w.store.flush()).toBe(true);
-      // Move every page into the database file, as SQLite's automatic checkpoints do, then damage it.
-      const db = new Database(w.store.path);
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      db.close();
+      checkpoint(w.store.path);
       damage(w.store.path);
 
       w.record(3);
@@ -281,9 +288,7 @@ describe('a damaged database file', () => {
     const w = worker(dir);
     w.record(5);
     expect(w.store.flush()).toBe(true);
-    const db = new Database(w.store.path);
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    db.close();
+    checkpoint(w.store.path);
     copyFileSync(w.store.path, `${w.store.path}.copy`);
     renameSync(`${w.store.path}.copy`, w.store.path); // a new file (inode) with the same content
     w.record(3);
@@ -299,9 +304,7 @@ describe('a damaged database file', () => {
     const w = worker(dir);
     w.record(5);
     expect(w.store.flush()).toBe(true);
-    const db = new Database(w.store.path);
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    db.close();
+    checkpoint(w.store.path);
     truncateSync(w.store.path, 0);
     w.record(3);
     // The open connection notices first (that flush fails), the reopened one finds an empty database.
