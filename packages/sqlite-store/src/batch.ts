@@ -46,6 +46,11 @@ export class RowBatch {
     if (k + 1 === BATCH_ROWS) this.runBatch();
   }
 
+  /** Drop what a failed flush left pending (its transaction rolled back; nothing of it was applied). */
+  clear(): void {
+    this.pending.length = 0;
+  }
+
   /** Apply what is left, one row at a time. */
   finish(): void {
     for (const p of this.pending) {

@@ -38,6 +38,8 @@ export class Writer {
   private readonly states = new Map<PromMetric, MetricState>();
   private writerId: number | undefined;
   private readonly scratch = new VectorScratch();
+  /** The batched updaters of each connection's statements, made once and emptied before each metric. */
+  private readonly rowBatches = new WeakMap<Statements, { values: RowBatch; vectors: RowBatch }>();
   /** Flushes that failed since the last one that succeeded; reported with the next success. */
   failedFlushes = 0;
 
@@ -45,6 +47,18 @@ export class Writer {
     private readonly identity: ProcessIdentity,
     private readonly intervalMs: number,
   ) {}
+
+  private batches(s: Statements): { values: RowBatch; vectors: RowBatch } {
+    let batches = this.rowBatches.get(s);
+    if (!batches) {
+      batches = {
+        values: new RowBatch(s.addValues, s.addValue, s.seriesExists),
+        vectors: new RowBatch(s.setVectors, s.setVector, s.seriesExists),
+      };
+      this.rowBatches.set(s, batches);
+    }
+    return batches;
+  }
 
   /** Forget every database id (after a reconnect, or a rolled-back transaction that may have minted some). */
   forgetIds(): void {
@@ -140,11 +154,8 @@ export class Writer {
       if (!stale) commits.push(staleIds(state));
       stale = true;
     };
-    const batch = isGauge
-      ? undefined
-      : isCounter
-        ? new RowBatch(s.addValues, s.addValue, s.seriesExists)
-        : new RowBatch(s.setVectors, s.setVector, s.seriesExists);
+    const batch = isGauge ? undefined : this.batches(s)[isCounter ? 'values' : 'vectors'];
+    batch?.clear(); // a flush that threw half-way left its rows here
     for (const hash in hashMap) {
       const entry = hashMap[hash];
       if (!entry) continue;
