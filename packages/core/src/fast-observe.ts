@@ -1,13 +1,13 @@
 import type { Histogram } from 'prom-client';
 
 /** The parts of a prom-client (15.x) Histogram an observation updates. */
-interface HistogramState {
+export interface HistogramState {
   hashMap?: Record<string, HistogramEntry | undefined>;
   sortedLabelNames?: readonly string[];
   upperBounds?: readonly number[];
   enableExemplars?: boolean;
 }
-interface HistogramEntry {
+export interface HistogramEntry {
   labels: Record<string, unknown>;
   sum: number;
   count: number;

@@ -17,4 +17,4 @@ export type { ExcludePaths, HttpRecorderOptions, LabelSource } from './options.j
 export { createHttpRecorder } from './recorder.js';
 export { onResponseDone } from './response.js';
 export type { ResponseOutcome, ResponseWatchOptions } from './response.js';
-export type { HttpRecorder, RequestOutcome, RequestTimer } from './recorder.js';
+export type { HttpAdapter, HttpRecorder, RequestOutcome, RequestTimer } from './recorder.js';

@@ -19,9 +19,15 @@ export function normalizeMethod(method: string | undefined): string {
   return METHODS.has(m) ? m : OTHER_METHOD;
 }
 
+const STATUS_LABELS: string[] = [];
+
 /** A status code as a label value; anything outside 100-599 (a bug upstream) is reported as `500`. */
 export function statusLabel(status: number | undefined): string {
-  return status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : '500';
+  if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) return '500';
+  // The same string object each time: one number-to-string conversion per status, not per request.
+  let label = STATUS_LABELS[status];
+  if (label === undefined) STATUS_LABELS[status] = label = String(status);
+  return label;
 }
 
 /** Status recorded for a request whose client went away before the response finished (nginx's convention). */

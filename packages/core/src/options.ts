@@ -31,6 +31,8 @@ export interface ResolvedOptions<Ctx> {
   prefix: string;
   buckets: readonly number[];
   exclude: (path: string) => boolean;
+  /** True when only the metrics path is excluded (no excludePaths option). */
+  excludesOnlyMetrics: boolean;
   customLabels: ReadonlyArray<readonly [string, LabelSource<Ctx>]>;
   requestSizes: boolean;
   responseSizes: boolean;
@@ -66,6 +68,7 @@ export function resolveOptions<Ctx>(options: HttpRecorderOptions<Ctx>): Resolved
     prefix,
     buckets: resolveBuckets(options.buckets),
     exclude: resolveExclude(options.excludePaths),
+    excludesOnlyMetrics: options.excludePaths === undefined,
     customLabels: resolveCustomLabels(options.customLabels),
     requestSizes: resolveFlag('requestSizes', options.requestSizes),
     responseSizes: resolveFlag('responseSizes', options.responseSizes),
@@ -113,6 +116,18 @@ function resolveExclude(exclude: unknown): (path: string) => boolean {
   }
   return (path) =>
     exact.has(path) || prefixes.some((p) => path.startsWith(p)) || patterns.some((re) => matchOnce(re, path));
+}
+
+/**
+ * `/metrics` or `/metrics/`, with or without a query string, read off the raw request target: the check
+ * every request makes when no other path is excluded, without slicing and hashing the path.
+ */
+export function isMetricsTarget(url: string): boolean {
+  if (!url.startsWith('/metrics')) return false;
+  const next = url.length > 8 ? url.charCodeAt(8) : -1;
+  if (next === -1 || next === 0x3f) return true; // end, or '?'
+  if (next !== 0x2f) return false; // '/metrics' followed by anything but '/'
+  return url.length === 9 || url.charCodeAt(9) === 0x3f;
 }
 
 function matchOnce(re: RegExp, path: string): boolean {

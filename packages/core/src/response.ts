@@ -43,7 +43,7 @@ export function onResponseDone(
     const statusCode = outcomeStatus(res);
     const outcome: ResponseOutcome = { statusCode };
     if (requestBytes) outcome.requestBytes = requestBytes();
-    if (responseBytes) outcome.responseBytes = hasBody(req, statusCode) ? responseBytes() : 0;
+    if (responseBytes) outcome.responseBytes = hasBody(req.method, statusCode) ? responseBytes() : 0;
     try {
       done(outcome);
     } catch {
@@ -55,7 +55,8 @@ export function onResponseDone(
   else res.on('close', settle); // settle() runs once anyway: on() spares once()'s wrapper per request
 }
 
-function outcomeStatus(res: ServerResponse): number {
+/** The status the client received from a response that is over (finished or closed). */
+export function outcomeStatus(res: ServerResponse): number {
   if (res.writableFinished) return res.statusCode;
   // Closed before the end: `errored` is set when the server destroyed the response with an error (e.g. a
   // streamed body failed after the headers went out), and stays unset when the client hung up.
@@ -63,8 +64,8 @@ function outcomeStatus(res: ServerResponse): number {
 }
 
 /** Node drops the body of HEAD responses and of 1xx/204/304 responses, whatever the app writes. */
-function hasBody(req: IncomingMessage, statusCode: number): boolean {
-  return req.method !== 'HEAD' && statusCode >= 200 && statusCode !== 204 && statusCode !== 304;
+export function hasBody(method: string | undefined, statusCode: number): boolean {
+  return method !== 'HEAD' && statusCode >= 200 && statusCode !== 204 && statusCode !== 304;
 }
 
 function chunkBytes(chunk: unknown, encoding: unknown): number {
@@ -79,7 +80,7 @@ function chunkBytes(chunk: unknown, encoding: unknown): number {
  * counted twice). Middleware installed after ours that transforms the body (compression) calls our
  * wrapper with what it really sends.
  */
-function countResponseBody(res: ServerResponse): () => number {
+export function countResponseBody(res: ServerResponse): () => number {
   let bytes = 0;
   const { write, end } = res;
   const open = () => !res.writableEnded && !res.destroyed;
@@ -99,7 +100,7 @@ function countResponseBody(res: ServerResponse): () => number {
  * A complete request with a Content-Length carries exactly that many bytes, which also covers a body
  * that arrived before this middleware ran.
  */
-function countRequestBody(req: IncomingMessage): () => number {
+export function countRequestBody(req: IncomingMessage): () => number {
   let bytes = req.readableLength;
   const push = req.push;
   req.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {

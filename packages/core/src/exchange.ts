@@ -1,0 +1,133 @@
+import { subscribe } from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { outcomeStatus } from './response.js';
+
+/**
+ * node:http announces every request on `http.server.request.start` right after parsing its headers, and
+ * every finished response on `http.server.response.finish` (both since Node 16.18/18.6; the message objects
+ * are only made while someone subscribes).
+ */
+const REQUEST_START = 'http.server.request.start';
+const RESPONSE_FINISH = 'http.server.response.finish';
+
+interface HttpMessage {
+  request: IncomingMessage;
+  response: ServerResponse;
+  socket: Socket;
+}
+
+/** Whoever claimed an exchange; told once, when it is over. */
+export interface ExchangeSink {
+  end(exchange: Exchange, statusCode: number): void;
+}
+
+/**
+ * One request and its response, as node:http announced it. What is read here is read before any web
+ * framework has touched the two objects: Express re-prototypes `req` and `res` and adds properties to
+ * them, which gives each request's pair a hidden class of its own, and then every property read costs
+ * V8 an inline-cache miss (measured: most of what the Express adapter cost per request).
+ */
+export class Exchange {
+  /** The recorder that claimed it. */
+  sink: ExchangeSink | undefined = undefined;
+  /** The claimant's request context and mount site, handed back to it at the end. */
+  ctx: unknown = undefined;
+  site: unknown = undefined;
+  /** Body byte counters, set by the claimant when it measures sizes. */
+  requestBytes: (() => number) | undefined = undefined;
+  responseBytes: (() => number) | undefined = undefined;
+  /** Normalised by the claimant, with the in-flight counter of that method. */
+  method = '';
+  inFlight: { n: number } | undefined = undefined;
+  done = false;
+
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+    readonly socket: Socket,
+    readonly rawMethod: string | undefined,
+    readonly url: string | undefined,
+    readonly startedAt: number,
+  ) {}
+}
+
+/**
+ * The exchange node:http announced last. node:http emits the server's 'request' event right after the
+ * announcement, in the same tick, so a middleware installed before anything asynchronous finds its
+ * request here. Nothing is stored per request: a WeakMap keyed by requests (tried first) made V8's
+ * scavenger keep each finished request alive through the map's value (GC work per request nearly
+ * doubled) and took a slow write barrier per insertion.
+ */
+let latest: Exchange | undefined;
+/** Claimed exchanges not finished yet, per connection (more than one only with HTTP pipelining). */
+const open = new WeakMap<Socket, Exchange[]>();
+let watching = false;
+
+/** Start following node:http exchanges (once per process; later calls do nothing). */
+export function watchExchanges(): void {
+  if (watching) return;
+  watching = true;
+  subscribe(REQUEST_START, onRequestStart);
+  subscribe(RESPONSE_FINISH, onResponseFinish);
+}
+
+/**
+ * The exchange node:http announced for `req`, if it is still unclaimed. Undefined when `req` is not the
+ * request announced last (something asynchronous ran in between, the request started before
+ * {@link watchExchanges}, or another server implementation serves it) or another sink claimed it first:
+ * the caller then watches the response itself.
+ */
+export function unclaimedExchange(req: IncomingMessage): Exchange | undefined {
+  const exchange = latest;
+  return exchange !== undefined && exchange.request === req && exchange.sink === undefined ? exchange : undefined;
+}
+
+/** Claim an exchange, so that `sink.end()` is called once, when it is over. */
+export function claimExchange(exchange: Exchange, sink: ExchangeSink): void {
+  exchange.sink = sink;
+  if (latest === exchange) latest = undefined; // an idle process keeps no request alive
+  let pending = open.get(exchange.socket);
+  if (pending === undefined) {
+    pending = [];
+    open.set(exchange.socket, pending);
+    // One listener per connection, not one per request: a connection that closes while a claimed response
+    // is unfinished means the client went away (or the server broke the response off).
+    const list = pending;
+    exchange.socket.once('close', () => abandon(list));
+  }
+  pending.push(exchange);
+}
+
+function onRequestStart(message: unknown): void {
+  const { request, response, socket } = message as HttpMessage;
+  latest = new Exchange(request, response, socket, request.method, request.url, performance.now());
+}
+
+function onResponseFinish(message: unknown): void {
+  const { response, socket } = message as HttpMessage;
+  const pending = open.get(socket);
+  if (pending === undefined || pending.length === 0) return; // nobody claimed a request on this connection
+  let exchange: Exchange | undefined;
+  if (pending[0]?.response === response) exchange = pending.shift();
+  else {
+    const i = pending.findIndex((e) => e.response === response);
+    if (i === -1) return; // an unclaimed response, pipelined between claimed ones
+    exchange = pending.splice(i, 1)[0];
+  }
+  if (exchange) settle(exchange, response.statusCode);
+}
+
+function abandon(pending: Exchange[]): void {
+  for (const exchange of pending.splice(0)) settle(exchange, outcomeStatus(exchange.response));
+}
+
+function settle(exchange: Exchange, statusCode: number): void {
+  if (exchange.done) return;
+  exchange.done = true;
+  try {
+    exchange.sink?.end(exchange, statusCode);
+  } catch {
+    // a failing metric must not become an exception in node:http's event handlers
+  }
+}
