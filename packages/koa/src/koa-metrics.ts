@@ -1,4 +1,4 @@
-import { createHttpRecorder, type HttpRecorderOptions, onResponseDone } from '@kci-metrics/core';
+import { createHttpRecorder, type HttpRecorderOptions } from '@kci-metrics/core';
 import type { Context, Middleware, Next } from 'koa';
 import type { Registry } from 'prom-client';
 
@@ -37,23 +37,12 @@ interface RoutedContext {
  * openStore().attach(metrics.registry);
  */
 export function koaMetrics(options: KoaMetricsOptions = {}): KoaMetricsMiddleware {
-  const recorder = createHttpRecorder<Context>(options);
-  const sizes = { requestSizes: options.requestSizes === true, responseSizes: options.responseSizes === true };
+  const recorder = createHttpRecorder<Context>(options, { route: matchedRoute, path: (ctx) => ctx.path });
 
-  // Not async: nothing runs after next() (the request is recorded on the response's 'close'), so the
+  // Not async: nothing runs after next() (the request is recorded when its response is over), so the
   // downstream promise is returned as is, without an extra async frame per request.
   function koaMetrics(ctx: Context, next: Next): Promise<void> {
-    try {
-      if (!recorder.isExcluded(ctx.path)) {
-        const timer = recorder.start(ctx.method);
-        // Listed field by field: an object spread here doubled the cost of recording a request.
-        onResponseDone(ctx.req, ctx.res, sizes, ({ statusCode, requestBytes, responseBytes }) =>
-          timer.end({ route: matchedRoute(ctx), statusCode, requestBytes, responseBytes, ctx }),
-        );
-      }
-    } catch {
-      // metrics must never fail the request they describe
-    }
+    recorder.track(ctx.req, ctx.res, ctx); // never throws: metrics must never fail the request they describe
     return next();
   }
   // The name is set again because bundlers rename a function that shadows its factory (esbuild: koaMetrics2).
