@@ -86,6 +86,26 @@ describe('expressMetrics route label', () => {
     ]);
   });
 
+  it('labels by the full template when the middleware itself is mounted under a path', async () => {
+    const app = express();
+    const metrics = expressMetrics();
+    app.use('/api', metrics); // its mount path is not the application's: no `/api/api/...`
+    const users = express.Router();
+    users.get('/:id', ok);
+    app.use('/api/users', users);
+    app.get('/api/tree/:commitHash', ok);
+    app.get('/home', ok); // not under /api: the middleware never sees it
+    const { base, close } = await listen(app);
+    closers.push(close);
+    for (const path of ['/api/users/1', '/api/users/2', '/api/tree/abc', '/home'])
+      await (await fetch(base + path)).text();
+    await settled(metrics.registry);
+    expect((await series(metrics.registry)).map((s) => [routeOf(s), s.count])).toEqual([
+      ['GET /api/tree/:commitHash 200', 1],
+      ['GET /api/users/:id 200', 2],
+    ]);
+  });
+
   it('labels app.all, wildcard and RegExp routes by their pattern, never the URL', async () => {
     const { registry, get } = await serve({}, (app) => {
       app.all('/any', ok);

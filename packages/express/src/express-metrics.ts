@@ -1,6 +1,7 @@
-import { createHttpRecorder, type HttpRecorderOptions, onResponseDone } from '@kci-metrics/core';
+import { createHttpRecorder, type HttpRecorderOptions } from '@kci-metrics/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Registry } from 'prom-client';
+import { type MountSite, mountSiteOf } from './mount-site.js';
 import { prepareRoute, routeTemplate } from './route-template.js';
 
 /**
@@ -32,22 +33,14 @@ export interface ExpressMetricsMiddleware extends RequestHandler {
  * openStore().attach(metrics.registry);
  */
 export function expressMetrics(options: ExpressMetricsOptions = {}): ExpressMetricsMiddleware {
-  const recorder = createHttpRecorder<Request>(options);
-  const sizes = { requestSizes: options.requestSizes === true, responseSizes: options.responseSizes === true };
+  const recorder = createHttpRecorder<Request>(options, { route: templateAt, path: pathOf });
 
   function expressMetrics(req: Request, res: Response, next: NextFunction): void {
     try {
-      if (!recorder.isExcluded(pathOf(req))) {
-        // Where the request started: Express changes req.app and req.baseUrl inside sub-applications.
-        const app = req.app as object | undefined;
-        const base = req.baseUrl ?? '';
-        prepareRoute(req, app, base);
-        const timer = recorder.start(req.method);
-        // Listed field by field: an object spread here doubled the cost of recording a request.
-        onResponseDone(req, res, sizes, ({ statusCode, requestBytes, responseBytes }) =>
-          timer.end({ route: routeTemplate(req, app, base), statusCode, requestBytes, responseBytes, ctx: req }),
-        );
-      }
+      // Where the request started: Express changes req.app and req.baseUrl inside sub-applications.
+      const site = mountSiteOf(req);
+      prepareRoute(req, site.app, site.base);
+      recorder.track(req, res, req, site);
     } catch {
       // metrics must never fail the request they describe
     }
@@ -58,6 +51,11 @@ export function expressMetrics(options: ExpressMetricsOptions = {}): ExpressMetr
     name: { value: 'expressMetrics' },
     registry: { value: recorder.registry, enumerable: true },
   }) as ExpressMetricsMiddleware;
+}
+
+function templateAt(req: Request, site: unknown): string | undefined {
+  const { app, base } = site as MountSite;
+  return routeTemplate(req, app, base);
 }
 
 /** The full path without the query string, also when the middleware is mounted under a path. */

@@ -51,7 +51,7 @@ const REWALK_EVERY = 1024;
  * @param base `req.baseUrl` now: where that application is mounted ('' for the main one)
  */
 export function prepareRoute(req: Request, app: object | undefined, base: string): void {
-  if (app !== undefined && !walks.has(app)) walk(app);
+  if (app !== undefined && walkedOf(app) === undefined) walk(app);
   if (subscribed && !traces.has(req)) {
     const root = routerStack(app);
     traces.set(req, { routers: root ? [[root, base]] : [] });
@@ -78,7 +78,7 @@ function routerStack(app: object | undefined): readonly Layer[] | undefined {
 export function routeTemplate(req: Request, app: object | undefined, base: string): string | undefined {
   const route = req.route as { path?: unknown } | undefined;
   if (route === undefined || route === null) return undefined;
-  const walked = app === undefined ? undefined : walks.get(app);
+  const walked = app === undefined ? undefined : walkedOf(app);
   if (walked && app !== undefined) {
     let template = walked.templates.get(route);
     if (template === undefined && !walked.missed.has(route)) {
@@ -97,10 +97,23 @@ export function routeTemplate(req: Request, app: object | undefined, base: strin
   return route.path === undefined ? undefined : join(req.baseUrl ?? '', route.path);
 }
 
+/** The last application looked up, and its walk: nearly every request asks for the same one. */
+let lastApp: object | undefined;
+let lastWalked: Walked | undefined;
+
+function walkedOf(app: object): Walked | undefined {
+  if (app !== lastApp) {
+    lastApp = app;
+    lastWalked = walks.get(app);
+  }
+  return lastWalked;
+}
+
 /** Learn every route's template below `app`; follow requests by tracing if a route has several. */
 function walk(app: object): Walked {
   const walked: Walked = { templates: new Map(), missed: walks.get(app)?.missed ?? new WeakSet(), ends: 0 };
   walks.set(app, walked);
+  if (app === lastApp) lastWalked = walked;
   const root = routerStack(app);
   try {
     if (root) visit(root, '', walked.templates, new Set());
