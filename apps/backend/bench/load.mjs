@@ -17,7 +17,8 @@
  *
  * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_BLOCKS (default 6), BENCH_ROUNDS (per block, default 4),
  * BENCH_REQUESTS (per run, default 10000), BENCH_WARMUP (per demo, default 10000), BENCH_CONNECTIONS (default 32),
- * BENCH_FRAMEWORK (koa|express).
+ * BENCH_FRAMEWORK (koa|express), BENCH_BASELINE (another build's apps/backend/dist/: then that build, with metrics
+ * on, takes the place of metrics off, and the ratios compare this build with it; both counts are checked).
  * Exit code 1 when the counts differ or a request failed; the throughput ratio is reported, not enforced.
  */
 import { spawn } from 'node:child_process';
@@ -48,6 +49,11 @@ const REQUESTS = int('BENCH_REQUESTS', 10_000);
 const CONNECTIONS = int('BENCH_CONNECTIONS', 32);
 const WARMUP = int('BENCH_WARMUP', 10_000); // per demo and block, before its first round: JIT, connections, store rows
 const FRAMEWORK = process.env.BENCH_FRAMEWORK || 'koa';
+const BASELINE = process.env.BENCH_BASELINE || undefined;
+if (BASELINE && !existsSync(join(BASELINE, 'demo.js'))) {
+  console.error(`BENCH_BASELINE: ${BASELINE} has no demo.js (expected another checkout's apps/backend/dist/)`);
+  process.exit(1);
+}
 const FLUSH_MS = 1000;
 
 async function freePort() {
@@ -59,8 +65,8 @@ async function freePort() {
 }
 
 /** Start dist/demo.js and resolve when its workers listen. */
-async function startDemo(label, env) {
-  const child = spawn(process.execPath, [join(DIST, 'demo.js')], {
+async function startDemo(label, env, dist = DIST) {
+  const child = spawn(process.execPath, [join(dist, 'demo.js')], {
     env: {
       ...process.env,
       BACKEND_HOST: '127.0.0.1',
@@ -178,6 +184,7 @@ const pairRatios = blocks.flatMap((b) => b.pairRatios);
 const cpuPairRatios = blocks.flatMap((b) => b.cpuPairRatios);
 const ratio = median(pairRatios);
 const summary = {
+  compared: BASELINE ? `metrics on: this build ("on") vs ${BASELINE} ("off")` : 'metrics on vs metrics off',
   framework: FRAMEWORK,
   workers: WORKERS,
   connections: CONNECTIONS,
@@ -189,8 +196,8 @@ const summary = {
   ratio: Number(ratio.toFixed(3)),
   ratio_ci95: bootstrapMedianCi(pairRatios).map((r) => Number(r.toFixed(3))),
   ratio_per_block: blocks.map((b) => Number(median(b.pairRatios).toFixed(3))),
-  ratio_target: 0.97,
-  ratio_ok: ratio >= 0.97,
+  ratio_target: BASELINE ? null : 0.97,
+  ratio_ok: BASELINE ? null : ratio >= 0.97,
   worker_cpu_us_per_request_off: Math.round(median(blocks.flatMap((b) => b.cpu.off))),
   worker_cpu_us_per_request_on: Math.round(median(blocks.flatMap((b) => b.cpu.on))),
   cpu_ratio: Number(median(cpuPairRatios).toFixed(3)),
@@ -214,17 +221,23 @@ process.exit(exitCode);
 async function runBlock(block) {
   const dir = mkdtempSync(join(tmpdir(), 'kci-bench-'));
   const metricsPort = await freePort();
-  const off = await startDemo('off', { PROMETHEUS_METRICS_ENABLED: 'false' });
-  const on = await startDemo('on', {
+  const metricsOn = (store, port) => ({
     PROMETHEUS_METRICS_ENABLED: 'true',
-    PROMETHEUS_METRICS_PORT: String(metricsPort),
-    PROMETHEUS_MULTIPROC_DIR: dir,
+    PROMETHEUS_METRICS_PORT: String(port),
+    PROMETHEUS_MULTIPROC_DIR: store,
     PROMETHEUS_METRICS_FRESH_START: 'true',
     PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: String(FLUSH_MS),
   });
+  const baselineDir = BASELINE ? mkdtempSync(join(tmpdir(), 'kci-bench-')) : undefined;
+  const baselinePort = BASELINE ? await freePort() : undefined;
+  const off = BASELINE
+    ? await startDemo('off', metricsOn(baselineDir, baselinePort), BASELINE)
+    : await startDemo('off', { PROMETHEUS_METRICS_ENABLED: 'false' });
+  const on = await startDemo('on', metricsOn(dir, metricsPort));
   const result = {
     counted: 0,
     recorded: 0,
+    baselineCounted: 0,
     countsEqual: false,
     errors: 0,
     stoppedCleanly: false,
@@ -237,6 +250,7 @@ async function runBlock(block) {
     for (const demo of block % 2 ? [off, on] : [on, off]) {
       const r = await load(demo, WARMUP);
       if (demo === on) result.counted += r.responses;
+      else result.baselineCounted += r.responses;
       result.errors += r.errors;
     }
     for (let round = 1; round <= ROUNDS; round++) {
@@ -245,6 +259,7 @@ async function runBlock(block) {
         const r = await load(demo, REQUESTS);
         runs[demo.label] = r;
         if (demo === on) result.counted += r.responses;
+        else result.baselineCounted += r.responses;
         result.errors += r.errors;
         result.rps[demo.label].push(r.rps);
         result.cpu[demo.label].push(r.cpuUs);
@@ -266,6 +281,13 @@ async function runBlock(block) {
     await new Promise((r) => setTimeout(r, 2 * FLUSH_MS + 200));
     result.recorded = await scrapeTotal(metricsPort);
     result.countsEqual = result.recorded === result.counted;
+    if (BASELINE) {
+      const baselineRecorded = await scrapeTotal(baselinePort);
+      if (baselineRecorded !== result.baselineCounted) {
+        console.error(`baseline counted ${result.baselineCounted} responses, recorded ${baselineRecorded}`);
+        result.countsEqual = false;
+      }
+    }
     print({ block, responses_counted_on: result.counted, http_request_duration_seconds_count_sum: result.recorded });
   } finally {
     for (const demo of [off, on]) demo.child.kill('SIGTERM');
@@ -275,6 +297,7 @@ async function runBlock(block) {
       console.error(`a demo did not stop cleanly (exit codes ${codes}):\n${off.output()}\n${on.output()}`);
     }
     rmSync(dir, { recursive: true, force: true });
+    if (baselineDir) rmSync(baselineDir, { recursive: true, force: true });
   }
   return result;
 }
