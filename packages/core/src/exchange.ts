@@ -41,6 +41,8 @@ export class Exchange {
   method = '';
   inFlight: { n: number } | undefined = undefined;
   done = false;
+  /** The next claimed exchange on the same connection (HTTP pipelining). */
+  next: Exchange | undefined = undefined;
 
   constructor(
     readonly request: IncomingMessage,
@@ -60,9 +62,20 @@ export class Exchange {
  * doubled) and took a slow write barrier per insertion.
  */
 let latest: Exchange | undefined;
-/** Claimed exchanges not finished yet, per connection (more than one only with HTTP pipelining). */
-const open = new WeakMap<Socket, Exchange[]>();
 let watching = false;
+
+/**
+ * The claimed exchanges of one connection that are not finished yet, oldest first: more than one only
+ * with HTTP pipelining. Kept on the socket under a symbol: a socket's hidden class is stable, so reading it
+ * there is cheap, where a WeakMap keyed by sockets cost a hash look-up at each claim and each finish
+ * (measured: the claim bookkeeping cost 1.6% of an Express request's CPU time with a WeakMap and an array).
+ */
+class Connection {
+  head: Exchange | undefined = undefined;
+  tail: Exchange | undefined = undefined;
+}
+const CONNECTION = Symbol('kci-metrics.connection');
+type Watched = Socket & { [CONNECTION]?: Connection };
 
 /** Start following node:http exchanges (once per process; later calls do nothing). */
 export function watchExchanges(): void {
@@ -87,16 +100,19 @@ export function unclaimedExchange(req: IncomingMessage): Exchange | undefined {
 export function claimExchange(exchange: Exchange, sink: ExchangeSink): void {
   exchange.sink = sink;
   if (latest === exchange) latest = undefined; // an idle process keeps no request alive
-  let pending = open.get(exchange.socket);
-  if (pending === undefined) {
-    pending = [];
-    open.set(exchange.socket, pending);
+  const socket = exchange.socket as Watched;
+  let connection = socket[CONNECTION];
+  if (connection === undefined) {
+    const created = new Connection();
+    connection = created;
+    socket[CONNECTION] = created;
     // One listener per connection, not one per request: a connection that closes while a claimed response
     // is unfinished means the client went away (or the server broke the response off).
-    const list = pending;
-    exchange.socket.once('close', () => abandon(list));
+    socket.once('close', () => abandon(created));
   }
-  pending.push(exchange);
+  if (connection.tail === undefined) connection.head = exchange;
+  else connection.tail.next = exchange;
+  connection.tail = exchange;
 }
 
 function onRequestStart(message: unknown): void {
@@ -106,20 +122,32 @@ function onRequestStart(message: unknown): void {
 
 function onResponseFinish(message: unknown): void {
   const { response, socket } = message as HttpMessage;
-  const pending = open.get(socket);
-  if (pending === undefined || pending.length === 0) return; // nobody claimed a request on this connection
-  let exchange: Exchange | undefined;
-  if (pending[0]?.response === response) exchange = pending.shift();
-  else {
-    const i = pending.findIndex((e) => e.response === response);
-    if (i === -1) return; // an unclaimed response, pipelined between claimed ones
-    exchange = pending.splice(i, 1)[0];
+  const connection = (socket as Watched)[CONNECTION];
+  if (connection === undefined) return; // nobody claimed a request on this connection
+  let previous: Exchange | undefined;
+  let exchange = connection.head;
+  while (exchange !== undefined && exchange.response !== response) {
+    previous = exchange;
+    exchange = exchange.next;
   }
-  if (exchange) settle(exchange, response.statusCode);
+  if (exchange === undefined) return; // an unclaimed response (perhaps pipelined between claimed ones)
+  if (previous === undefined) connection.head = exchange.next;
+  else previous.next = exchange.next;
+  if (connection.tail === exchange) connection.tail = previous;
+  exchange.next = undefined;
+  settle(exchange, response.statusCode);
 }
 
-function abandon(pending: Exchange[]): void {
-  for (const exchange of pending.splice(0)) settle(exchange, outcomeStatus(exchange.response));
+function abandon(connection: Connection): void {
+  let exchange = connection.head;
+  connection.head = undefined;
+  connection.tail = undefined;
+  while (exchange !== undefined) {
+    const next = exchange.next;
+    exchange.next = undefined;
+    settle(exchange, outcomeStatus(exchange.response));
+    exchange = next;
+  }
 }
 
 function settle(exchange: Exchange, statusCode: number): void {

@@ -1,4 +1,5 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import { batchable, drainBatches } from './observation-batch.js';
 
 /** The buckets of `http_request_duration_seconds`, in seconds (the seed's dashboard relies on them). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = [
@@ -44,28 +45,34 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
   const p = options.prefix;
   const reuse = <M>(name: string, make: () => M): M => (registry.getSingleMetric(p + name) as M | undefined) ?? make();
   const sizeHistogram = (name: string, help: string) =>
-    reuse(
-      name,
-      () =>
+    reuse(name, () =>
+      ours(
         new Histogram({
           name: p + name,
           help,
           labelNames,
           buckets: [...HTTP_SIZE_BUCKETS],
           registers: [registry],
+          collect() {
+            drainBatches(this);
+          },
         }),
+      ),
     );
   return {
-    duration: reuse(
-      HTTP_DURATION_NAME,
-      () =>
+    duration: reuse(HTTP_DURATION_NAME, () =>
+      ours(
         new Histogram({
           name: p + HTTP_DURATION_NAME,
           help: 'Duration of HTTP requests in seconds, by method, route template and status code',
           labelNames,
           buckets: [...options.buckets],
           registers: [registry],
+          collect() {
+            drainBatches(this);
+          },
         }),
+      ),
     ),
     inFlight: inFlightOf(
       reuse(HTTP_ACTIVE_NAME, () => {
@@ -92,6 +99,12 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
       ? sizeHistogram(HTTP_RESPONSE_SIZE_NAME, 'Size of HTTP response bodies actually sent, in bytes')
       : undefined,
   };
+}
+
+/** A histogram defined here: its collect() applies batched observations, so they may be batched. */
+function ours(histogram: Histogram<string>): Histogram<string> {
+  batchable(histogram);
+  return histogram;
 }
 
 /** Requests in flight by method; a request holds on to its method's counter until it ends. */

@@ -1,6 +1,7 @@
 import type { Histogram } from 'prom-client';
 import { fastObserver } from './fast-observe.js';
 import { type HttpObserve, httpObserver } from './http-observer.js';
+import { batched } from './observation-batch.js';
 import { type HttpMetrics, type InFlightCounts, inFlightCounter } from './http-metrics.js';
 import { statusLabel, UNMATCHED_ROUTE } from './labels.js';
 import type { LabelSource, ResolvedOptions } from './options.js';
@@ -26,7 +27,7 @@ export interface Observers {
 export function observersOf(metrics: HttpMetrics, plain: boolean): Observers {
   return {
     inFlight: metrics.inFlight,
-    plain: plain ? histograms(metrics, httpObserver) : undefined,
+    plain: plain ? histograms(metrics, (h) => batched(h, httpObserver(h))) : undefined,
     labelled: plain ? undefined : histograms(metrics, fastObserver),
   };
 }
