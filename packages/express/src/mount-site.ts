@@ -23,7 +23,7 @@ let last: MountSite = { app: undefined, base: '' };
 export function mountSiteOf(req: Request): MountSite {
   const app = appOf(req);
   const main = app !== undefined && (app as { parent?: unknown }).parent === undefined;
-  const base = main ? '' : (req.baseUrl ?? '');
+  const base = main ? '' : ((Reflect.get(req, 'baseUrl') as string | undefined) ?? ''); // see core's exchange.ts
   if (last.app === app && last.base === base) return last; // nearly always: one application
   last = siteOf(app, base);
   return last;

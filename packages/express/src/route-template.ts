@@ -76,7 +76,8 @@ function routerStack(app: object | undefined): readonly Layer[] | undefined {
  * @param base `req.baseUrl` then: where that application is mounted ('' for the main one)
  */
 export function routeTemplate(req: Request, app: object | undefined, base: string): string | undefined {
-  const route = req.route as { path?: unknown } | undefined;
+  // Reflect.get: a plain `req.route` is an inline-cache miss on every request (see core's exchange.ts).
+  const route = Reflect.get(req, 'route') as { path?: unknown } | undefined;
   if (route === undefined || route === null) return undefined;
   const walked = app === undefined ? undefined : walkedOf(app);
   if (walked && app !== undefined) {
