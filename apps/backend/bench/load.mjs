@@ -17,7 +17,9 @@
  *
  * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_BLOCKS (default 6), BENCH_ROUNDS (per block, default 4),
  * BENCH_REQUESTS (per run, default 10000), BENCH_WARMUP (per demo, default 10000), BENCH_CONNECTIONS (default 32),
- * BENCH_FRAMEWORK (koa|express), BENCH_BASELINE (another build's apps/backend/dist/: then that build, with metrics
+ * BENCH_FRAMEWORK (koa|express), BENCH_PAIRED (1: load both demos at the same time, each with half the connections,
+ * so that the machine's speed, which drifts by tens of percent within minutes on a shared VM, is the same for
+ * both; CPU per request is then compared within the same seconds), BENCH_BASELINE (another build's apps/backend/dist/: then that build, with metrics
  * on, takes the place of metrics off, and the ratios compare this build with it; both counts are checked).
  * Exit code 1 when the counts differ or a request failed; the throughput ratio is reported, not enforced.
  */
@@ -50,6 +52,7 @@ const CONNECTIONS = int('BENCH_CONNECTIONS', 32);
 const WARMUP = int('BENCH_WARMUP', 10_000); // per demo and block, before its first round: JIT, connections, store rows
 const FRAMEWORK = process.env.BENCH_FRAMEWORK || 'koa';
 const BASELINE = process.env.BENCH_BASELINE || undefined;
+const PAIRED = process.env.BENCH_PAIRED === '1';
 if (BASELINE && !existsSync(join(BASELINE, 'demo.js'))) {
   console.error(`BENCH_BASELINE: ${BASELINE} has no demo.js (expected another checkout's apps/backend/dist/)`);
   process.exit(1);
@@ -116,13 +119,13 @@ function workerCpuSeconds(demo) {
 }
 
 /** One autocannon run of `amount` requests; requests/s from the first request to the last response. */
-async function load(demo, amount) {
+async function load(demo, amount, connections = CONNECTIONS) {
   let last = 0;
   const cpuBefore = workerCpuSeconds(demo);
   const started = performance.now();
   const instance = autocannon({
     url: `http://127.0.0.1:${demo.port}`,
-    connections: CONNECTIONS,
+    connections,
     amount,
     requests: mix,
   });
@@ -184,6 +187,7 @@ const pairRatios = blocks.flatMap((b) => b.pairRatios);
 const cpuPairRatios = blocks.flatMap((b) => b.cpuPairRatios);
 const ratio = median(pairRatios);
 const summary = {
+  mode: PAIRED ? 'paired: both demos loaded at the same time' : 'alternating: one demo at a time',
   compared: BASELINE ? `metrics on: this build ("on") vs ${BASELINE} ("off")` : 'metrics on vs metrics off',
   framework: FRAMEWORK,
   workers: WORKERS,
@@ -247,16 +251,22 @@ async function runBlock(block) {
     cpuPairRatios: [],
   };
   try {
+    const warm = PAIRED
+      ? await Promise.all([off, on].map((demo) => load(demo, WARMUP, CONNECTIONS / 2)))
+      : undefined;
     for (const demo of block % 2 ? [off, on] : [on, off]) {
-      const r = await load(demo, WARMUP);
+      const r = warm ? warm[demo === off ? 0 : 1] : await load(demo, WARMUP);
       if (demo === on) result.counted += r.responses;
       else result.baselineCounted += r.responses;
       result.errors += r.errors;
     }
     for (let round = 1; round <= ROUNDS; round++) {
       const runs = {};
+      const paired = PAIRED
+        ? await Promise.all([off, on].map((demo) => load(demo, REQUESTS, CONNECTIONS / 2)))
+        : undefined;
       for (const demo of (block + round) % 2 ? [off, on] : [on, off]) {
-        const r = await load(demo, REQUESTS);
+        const r = paired ? paired[demo === off ? 0 : 1] : await load(demo, REQUESTS);
         runs[demo.label] = r;
         if (demo === on) result.counted += r.responses;
         else result.baselineCounted += r.responses;
