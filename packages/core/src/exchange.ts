@@ -5,8 +5,9 @@ import { outcomeStatus } from './response.js';
 
 /**
  * node:http announces every request on `http.server.request.start` right after parsing its headers, and
- * every finished response on `http.server.response.finish` (both since Node 16.18/18.6; the message objects
- * are only made while someone subscribes).
+ * every finished response on `http.server.response.finish` (nodejs/node#34895; the message objects are only
+ * made while someone subscribes). Node's documentation still marks its built-in channels experimental: if
+ * they ever went, every request would take the listener path below, with the same results.
  */
 const REQUEST_START = 'http.server.request.start';
 const RESPONSE_FINISH = 'http.server.response.finish';
