@@ -9,7 +9,7 @@
  * and the sum of http_request_duration_seconds_count over all routes scraped from the aggregator after
  * the load and one flush interval, next to the number of responses autocannon counted (must be equal).
  * On a shared machine throughput is noisy, so it also reports the workers' CPU time per request (from
- * /proc, Linux only), which other processes disturb much less: cpu_ratio = CPU off / CPU on. Both ratios
+ * /proc, in nanoseconds, Linux only), which other processes disturb much less: cpu_ratio = CPU off / CPU on. Both ratios
  * are medians of per-round ratios (the two runs of a round are adjacent in time), each with a bootstrap
  * 95% interval.
  *
@@ -25,7 +25,7 @@
  * Exit code 1 when the counts differ or a request failed; the throughput ratio is reported, not enforced.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,18 +105,36 @@ const mix = Array.from({ length: 400 }, () => plan.next().value).map((r) => ({
   ...(r.body ? { body: r.body, headers: { 'content-type': 'application/json' } } : {}),
 }));
 
-/** CPU seconds (user + system) the demo's workers used so far; NaN where /proc is missing. */
+/**
+ * CPU seconds the demo's workers used so far, all their threads (V8's compiler and GC helpers included);
+ * NaN where /proc is missing. Read from each thread's schedstat, in nanoseconds: the utime and stime of
+ * /proc/<pid>/stat count 10 ms ticks, which for a run of 0.6 CPU-seconds (10 000 Koa requests) is a
+ * rounding error of 2-3%, as large as what is being measured. Kernels without schedstat get the ticks.
+ */
 function workerCpuSeconds(demo) {
-  let ticks = 0;
+  let seconds = 0;
   for (const pid of demo.workers) {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
+      seconds += threadsCpuSeconds(pid);
     } catch {
-      return Number.NaN;
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        seconds += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14, 15 of proc(5)), USER_HZ
+      } catch {
+        return Number.NaN;
+      }
     }
   }
-  return ticks / 100; // USER_HZ, 100 on Linux
+  return seconds;
+}
+
+function threadsCpuSeconds(pid) {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  }
+  if (!Number.isFinite(ns)) throw new Error(`unreadable schedstat for ${pid}`);
+  return ns / 1e9;
 }
 
 /** One autocannon run of `amount` requests; requests/s from the first request to the last response. */
@@ -141,6 +159,20 @@ async function load(demo, amount, connections = CONNECTIONS) {
     rps: responses / ((last - started) / 1000),
     cpuUs,
   };
+}
+
+/**
+ * Load each demo with `amount` requests, in this order; paired, both at once with half the connections
+ * each, still started in this order (which one autocannon starts first changes the split a little).
+ */
+async function loadInTurn(demos, amount) {
+  if (PAIRED) {
+    const results = await Promise.all(demos.map((demo) => load(demo, amount, CONNECTIONS / 2)));
+    return demos.map((demo, i) => [demo, results[i]]);
+  }
+  const runs = [];
+  for (const demo of demos) runs.push([demo, await load(demo, amount)]);
+  return runs;
 }
 
 async function scrapeTotal(port) {
@@ -254,20 +286,15 @@ async function runBlock(block) {
     cpuPairRatios: [],
   };
   try {
-    const warm = PAIRED ? await Promise.all([off, on].map((demo) => load(demo, WARMUP, CONNECTIONS / 2))) : undefined;
-    for (const demo of block % 2 ? [off, on] : [on, off]) {
-      const r = warm ? warm[demo === off ? 0 : 1] : await load(demo, WARMUP);
+    const warm = await loadInTurn(block % 2 ? [off, on] : [on, off], WARMUP);
+    for (const [demo, r] of warm) {
       if (demo === on) result.counted += r.responses;
       else result.baselineCounted += r.responses;
       result.errors += r.errors;
     }
     for (let round = 1; round <= ROUNDS; round++) {
       const runs = {};
-      const paired = PAIRED
-        ? await Promise.all([off, on].map((demo) => load(demo, REQUESTS, CONNECTIONS / 2)))
-        : undefined;
-      for (const demo of (block + round) % 2 ? [off, on] : [on, off]) {
-        const r = paired ? paired[demo === off ? 0 : 1] : await load(demo, REQUESTS);
+      for (const [demo, r] of await loadInTurn((block + round) % 2 ? [off, on] : [on, off], REQUESTS)) {
         runs[demo.label] = r;
         if (demo === on) result.counted += r.responses;
         else result.baselineCounted += r.responses;
@@ -282,7 +309,7 @@ async function runBlock(block) {
           errors: r.errors,
           timeouts: r.timeouts,
           rps: Math.round(r.rps),
-          worker_cpu_us_per_request: Math.round(r.cpuUs),
+          worker_cpu_us_per_request: Number(r.cpuUs.toFixed(1)),
         });
       }
       result.pairRatios.push(runs.on.rps / runs.off.rps); // the two runs of a round are adjacent in time
