@@ -62,25 +62,61 @@ export function fastObserver(histogram: Histogram<string>): (labels: Record<stri
       usable = remember(root, names, labels, state);
       return;
     }
-    const entry = leaf.entry;
-    entry.sum += value;
-    entry.count += 1;
-    for (let i = 0; i < bounds.length; i++) {
-      if (value <= (bounds[i] as number)) {
-        const key = keys[i] as string;
-        entry.bucketValues[key] = (entry.bucketValues[key] as number) + 1;
-        return;
-      }
-    }
-    // Above the last bound: counted in +Inf only, which prom-client derives from `count`.
+    addToEntry(leaf.entry, bounds, keys, value);
   };
+}
+
+/**
+ * Count `value` in prom-client's entry of a series, as its observe() would: sum, count, and the first
+ * bucket whose bound it does not exceed (`keys` are the bounds as strings, prom-client's property keys).
+ * Above the last bound it is counted in +Inf only, which prom-client derives from `count`.
+ */
+export function addToEntry(
+  entry: HistogramEntry,
+  bounds: readonly number[],
+  keys: readonly string[],
+  value: number,
+): void {
+  entry.sum += value;
+  entry.count += 1;
+  for (let i = 0; i < bounds.length; i++) {
+    if (value <= (bounds[i] as number)) {
+      const key = keys[i] as string;
+      entry.bucketValues[key] = (entry.bucketValues[key] as number) + 1;
+      return;
+    }
+  }
+}
+
+/**
+ * Run `hook` before each call of the histogram's reset(), remove() and zero(): the only methods that take
+ * prom-client's entries out of its map or replace them, so whatever holds on to entries (or to values not
+ * yet applied to them) can let go first.
+ */
+export function beforeClearing(histogram: Histogram<string>, hook: () => void): void {
+  for (const method of ['reset', 'remove', 'zero'] as const) {
+    const original = histogram[method] as (...args: unknown[]) => unknown;
+    Object.defineProperty(histogram, method, {
+      configurable: true,
+      writable: true,
+      value: function (this: unknown, ...args: unknown[]) {
+        hook();
+        return original.apply(this, args);
+      },
+    });
+  }
 }
 
 /**
  * After prom-client's observe(): find the entry it updated, by its key, and keep it for the next time.
  * False when it is not where prom-client 15 files it: this prom-client differs, use its observe() only.
  */
-function remember(root: Level, names: readonly string[], labels: Record<string, string>, state: HistogramState): boolean {
+function remember(
+  root: Level,
+  names: readonly string[],
+  labels: Record<string, string>,
+  state: HistogramState,
+): boolean {
   let hash = '';
   for (const name of names) hash += `${name}:${labels[name]},`;
   const entry = state.hashMap?.[hash];
@@ -99,7 +135,11 @@ function remember(root: Level, names: readonly string[], labels: Record<string, 
   return true;
 }
 
-function sameLabels(stored: Record<string, unknown>, labels: Record<string, string>, names: readonly string[]): boolean {
+function sameLabels(
+  stored: Record<string, unknown>,
+  labels: Record<string, string>,
+  names: readonly string[],
+): boolean {
   for (const name of names) if (stored[name] !== labels[name]) return false;
   return true;
 }

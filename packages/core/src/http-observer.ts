@@ -1,5 +1,5 @@
 import type { Histogram } from 'prom-client';
-import type { HistogramEntry, HistogramState } from './fast-observe.js';
+import { addToEntry, beforeClearing, type HistogramEntry, type HistogramState } from './fast-observe.js';
 import { statusLabel } from './labels.js';
 
 /** Observe one request in a histogram labelled exactly `method`, `route`, `status_code`. */
@@ -46,17 +46,7 @@ export function httpObserver(histogram: Histogram<string>): HttpObserve {
   const keys = bounds.map(String);
   let generation = 0;
   let hashMap = state.hashMap;
-  for (const method of ['reset', 'remove', 'zero'] as const) {
-    const original = histogram[method] as (...args: unknown[]) => unknown;
-    Object.defineProperty(histogram, method, {
-      configurable: true,
-      writable: true,
-      value: function (this: unknown, ...args: unknown[]) {
-        generation++;
-        return original.apply(this, args);
-      },
-    });
-  }
+  beforeClearing(histogram, () => generation++);
   const byRoute = new Map<string, (Leaf[] | undefined)[]>();
   let usable = true;
 
@@ -83,17 +73,7 @@ export function httpObserver(histogram: Histogram<string>): HttpObserve {
       usable = usable && remember(method, route, index);
       return;
     }
-    const entry = leaf.entry;
-    entry.sum += value;
-    entry.count += 1;
-    for (let i = 0; i < bounds.length; i++) {
-      if (value <= (bounds[i] as number)) {
-        const key = keys[i] as string;
-        entry.bucketValues[key] = (entry.bucketValues[key] as number) + 1;
-        return;
-      }
-    }
-    // Above the last bound: counted in +Inf only, which prom-client derives from `count`.
+    addToEntry(leaf.entry, bounds, keys, value);
   };
 
   /** After prom-client's observe(): keep its entry; false when it is not where prom-client 15 files it. */

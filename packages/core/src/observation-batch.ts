@@ -1,4 +1,5 @@
 import type { Histogram } from 'prom-client';
+import { beforeClearing } from './fast-observe.js';
 import type { HttpObserve } from './http-observer.js';
 
 /** How many observations wait before they are applied; every read of the histogram applies them first. */
@@ -49,17 +50,7 @@ export function batched(histogram: Histogram<string>, observe: HttpObserve): Htt
       observe(methods[i] as string, routes[i] as string, statuses[i] as number, values[i] as number);
   };
   set.add(drain);
-  for (const method of ['reset', 'remove', 'zero'] as const) {
-    const original = histogram[method] as (...args: unknown[]) => unknown;
-    Object.defineProperty(histogram, method, {
-      configurable: true,
-      writable: true,
-      value: function (this: unknown, ...args: unknown[]) {
-        drain();
-        return original.apply(this, args);
-      },
-    });
-  }
+  beforeClearing(histogram, drain);
   return (method, route, status, value) => {
     if (!Number.isFinite(value)) return observe(method, route, status, value); // prom-client's error, now
     methods[n] = method;
