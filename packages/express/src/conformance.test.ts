@@ -1,17 +1,18 @@
 /**
  * The same traffic against a Koa app and an Express app that serve the same API must produce the same
  * series (issue #4): a dashboard must not change when a service moves from one framework to the other.
+ * Both factories also keep the same promises before any request (registry, name, option checks).
  */
 import { Readable } from 'node:stream';
-import Router from '@koa/router';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
 import { koaMetrics } from '@kci-metrics/koa';
+import Router from '@koa/router';
 import express from 'express';
 import Koa from 'koa';
-import type { Registry } from 'prom-client';
+import { register as globalRegistry, type Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { abortBeforeResponse, abortMidBody, listen, type Series, series, settled } from '../../../test-support/http.js';
 import { expressMetrics } from './index.js';
-import { abortBeforeResponse, abortMidBody, listen, series, settled, type Series } from '../../../test-support/http.js';
 
 const options = {
   excludePaths: ['/health'],
@@ -218,5 +219,42 @@ describe('Koa and Express adapters, same traffic', () => {
     expect(uploads.find((s) => s.labels.route === '/api/builds')?.sum).toBe(
       JSON.stringify({ tree: 'mainline', arch: 'arm64' }).length,
     );
+  });
+});
+
+/** What both factories promise before any request: the same registry rules, names and option checks. */
+describe.each([
+  { name: 'koaMetrics', make: koaMetrics as (options?: object) => { name: string; registry: Registry } },
+  { name: 'expressMetrics', make: expressMetrics as (options?: object) => { name: string; registry: Registry } },
+])('$name', ({ name, make }) => {
+  it("uses a fresh registry by default, never prom-client's global one, and adds default metrics on request", async () => {
+    const a = make();
+    const b = make({ defaultMetrics: true });
+    expect(a.registry).not.toBe(b.registry);
+    expect(a.registry).not.toBe(globalRegistry);
+    expect(await globalRegistry.getMetricsAsJSON()).toEqual([]);
+    expect(await a.registry.metrics()).not.toContain('process_cpu_user_seconds_total');
+    expect(await b.registry.metrics()).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('is a named middleware, recognisable in stack traces', () => {
+    expect(make().name).toBe(name);
+  });
+
+  it.each([
+    [{ buckets: [1, 0.5] }, /^Invalid option buckets \[1,0\.5\]: expected/],
+    [{ buckets: [] }, /^Invalid option buckets \[\]: expected/],
+    [{ prefix: 'my-app' }, /Invalid option prefix "my-app"/],
+    [{ prefix: '1abc' }, /Invalid option prefix "1abc"/],
+    [{ excludePaths: ['health'] }, /Invalid option excludePaths "health"/],
+    [{ excludePaths: '/health' }, /Invalid option excludePaths "\/health"/],
+    [{ customLabels: { route: 'x' } }, /Invalid option customLabels "route"/],
+    [{ customLabels: { 'bad-name': 'x' } }, /Invalid option customLabels "bad-name"/],
+    [{ customLabels: { team: 42 } }, /Invalid option customLabels\.team 42/],
+    [{ responseSizes: 'yes' }, /Invalid option responseSizes "yes"/],
+    [{ defaultMetrics: 1 }, /Invalid option defaultMetrics 1/],
+    [{ exclude: ['/health'] }, /Invalid option "exclude": expected one of registry/],
+  ])('throws at construction, naming the bad option: %j', (options, message) => {
+    expect(() => make(options)).toThrow(message);
   });
 });

@@ -2,10 +2,10 @@ import { stat } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { Registry, register as globalRegistry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ExpressMetricsOptions, expressMetrics } from './index.js';
 import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '../../../test-support/http.js';
+import { type ExpressMetricsOptions, expressMetrics } from './index.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -314,34 +314,5 @@ describe('expressMetrics options', () => {
       'kci_http_request_duration_seconds_bucket{le="1",method="POST",route="/upload",status_code="201"} 1',
     );
     expect(text).not.toContain('http_response_size_bytes'); // off unless asked for
-  });
-
-  it("uses a fresh registry by default, never prom-client's global one, and adds default metrics on request", async () => {
-    const a = expressMetrics();
-    const b = expressMetrics({ defaultMetrics: true });
-    expect(a.registry).not.toBe(b.registry);
-    expect(a.registry).not.toBe(globalRegistry);
-    expect(await globalRegistry.getMetricsAsJSON()).toEqual([]);
-    expect(await a.registry.metrics()).not.toContain('process_cpu_user_seconds_total');
-    expect(await b.registry.metrics()).toContain('process_cpu_user_seconds_total');
-  });
-
-  it('is a named middleware, recognisable in stack traces', () => {
-    expect(expressMetrics().name).toBe('expressMetrics');
-  });
-
-  it('throws at construction, naming the bad option', () => {
-    expect(() => expressMetrics({ buckets: [] })).toThrow(/^Invalid option buckets \[\]: expected/);
-    expect(() => expressMetrics({ prefix: '1abc' })).toThrow(/Invalid option prefix "1abc"/);
-    expect(() => expressMetrics({ excludePaths: '/health' } as never)).toThrow(
-      /Invalid option excludePaths "\/health"/,
-    );
-    expect(() => expressMetrics({ customLabels: { 'bad-name': 'x' } })).toThrow(
-      /Invalid option customLabels "bad-name"/,
-    );
-    expect(() => expressMetrics({ customLabels: { team: 42 } } as never)).toThrow(
-      /Invalid option customLabels\.team 42/,
-    );
-    expect(() => expressMetrics({ defaultMetrics: 1 } as never)).toThrow(/Invalid option defaultMetrics 1/);
   });
 });

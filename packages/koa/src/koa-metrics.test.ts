@@ -1,11 +1,11 @@
 import { PassThrough } from 'node:stream';
-import Router from '@koa/router';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
+import Router from '@koa/router';
 import Koa from 'koa';
-import { Registry, register as globalRegistry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { koaMetrics, type KoaMetricsOptions } from './index.js';
 import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '../../../test-support/http.js';
+import { type KoaMetricsOptions, koaMetrics } from './index.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -270,30 +270,5 @@ describe('koaMetrics options', () => {
       'kci_http_request_duration_seconds_bucket{le="1",method="POST",route="<unmatched>",status_code="201"} 1',
     );
     expect(text).not.toContain('http_response_size_bytes'); // off unless asked for
-  });
-
-  it("uses a fresh registry by default, never prom-client's global one, and adds default metrics on request", async () => {
-    const a = koaMetrics();
-    const b = koaMetrics({ defaultMetrics: true });
-    expect(a.registry).not.toBe(b.registry);
-    expect(a.registry).not.toBe(globalRegistry);
-    expect(await globalRegistry.getMetricsAsJSON()).toEqual([]);
-    expect(await a.registry.metrics()).not.toContain('process_cpu_user_seconds_total');
-    expect(await b.registry.metrics()).toContain('process_cpu_user_seconds_total');
-  });
-
-  it('is a named middleware, recognisable in stack traces', () => {
-    expect(koaMetrics().name).toBe('koaMetrics');
-  });
-
-  it('throws at construction, naming the bad option', () => {
-    expect(() => koaMetrics({ buckets: [1, 0.5] })).toThrow(/^Invalid option buckets \[1,0\.5\]: expected/);
-    expect(() => koaMetrics({ prefix: 'my-app' })).toThrow(/Invalid option prefix "my-app"/);
-    expect(() => koaMetrics({ excludePaths: ['health'] })).toThrow(/Invalid option excludePaths "health"/);
-    expect(() => koaMetrics({ customLabels: { route: 'x' } })).toThrow(/Invalid option customLabels "route"/);
-    expect(() => koaMetrics({ responseSizes: 'yes' } as never)).toThrow(/Invalid option responseSizes "yes"/);
-    expect(() => koaMetrics({ exclude: ['/health'] } as never)).toThrow(
-      /Invalid option "exclude": expected one of registry/,
-    );
   });
 });
