@@ -1,6 +1,6 @@
 import type { Histogram } from 'prom-client';
 import { addToEntry, beforeClearing, type HistogramEntry, type HistogramState } from './fast-observe.js';
-import { statusLabel } from './labels.js';
+import { recordedStatus, statusLabel } from './labels.js';
 
 /** Observe one request in a histogram labelled exactly `method`, `route`, `status_code`. */
 export type HttpObserve = (method: string, route: string, status: number, value: number) => void;
@@ -51,7 +51,7 @@ export function httpObserver(histogram: Histogram<string>): HttpObserve {
   let usable = true;
 
   return (method, route, status, value) => {
-    const index = status >= 100 && status <= 599 && Number.isInteger(status) ? status : 500; // as statusLabel
+    const index = recordedStatus(status);
     const leaves = byRoute.get(route)?.[index];
     let leaf: Leaf | undefined;
     if (leaves !== undefined) {

@@ -21,12 +21,17 @@ export function normalizeMethod(method: string | undefined): string {
 
 const STATUS_LABELS: string[] = [];
 
-/** A status code as a label value; anything outside 100-599 (a bug upstream) is reported as `500`. */
+/** The status code a request is recorded with: anything outside 100-599 (a bug upstream) becomes 500. */
+export function recordedStatus(status: number | undefined): number {
+  return status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? status : 500;
+}
+
+/** {@link recordedStatus} as a label value. */
 export function statusLabel(status: number | undefined): string {
-  if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) return '500';
+  const code = recordedStatus(status);
   // The same string object each time: one number-to-string conversion per status, not per request.
-  let label = STATUS_LABELS[status];
-  if (label === undefined) STATUS_LABELS[status] = label = String(status);
+  let label = STATUS_LABELS[code];
+  if (label === undefined) STATUS_LABELS[code] = label = String(code);
   return label;
 }
 
