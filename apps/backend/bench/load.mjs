@@ -17,7 +17,9 @@
  *
  * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_BLOCKS (default 6), BENCH_ROUNDS (per block, default 4),
  * BENCH_REQUESTS (per run, default 10000), BENCH_WARMUP (per demo, default 10000), BENCH_CONNECTIONS (default 32),
- * BENCH_FRAMEWORK (koa|express), BENCH_PAIRED (1: load both demos at the same time, each with half the connections,
+ * BENCH_FRAMEWORK (koa|express), BENCH_LATENCY_SCALE (the demos' BACKEND_LATENCY_SCALE, default 0: no synthetic
+latency, so the workers are CPU-bound and every microsecond metrics cost shows; 1 is the demo as shipped, where each
+route waits 1-5 ms as a service waiting on its database would), BENCH_PAIRED (1: load both demos at the same time, each with half the connections,
  * so that the machine's speed, which drifts by tens of percent within minutes on a shared VM, is the same for
  * both; CPU per request is then compared within the same seconds, and the throughput ratio has no target: how the
  * two demos split the machine is the scheduler's choice), BENCH_BASELINE (another build's apps/backend/dist/: then that build, with metrics
@@ -45,6 +47,11 @@ const int = (name, fallback) => {
   if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`Invalid ${name} "${raw}": expected a positive integer`);
   return Number(raw);
 };
+function latencyScale(raw) {
+  if (raw === undefined || raw === '') return 0;
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new Error(`Invalid BENCH_LATENCY_SCALE "${raw}": expected a number >= 0`);
+  return Number(raw);
+}
 const WORKERS = int('BENCH_WORKERS', 2);
 const BLOCKS = int('BENCH_BLOCKS', 6);
 const ROUNDS = int('BENCH_ROUNDS', 4);
@@ -52,6 +59,7 @@ const REQUESTS = int('BENCH_REQUESTS', 10_000);
 const CONNECTIONS = int('BENCH_CONNECTIONS', 32);
 const WARMUP = int('BENCH_WARMUP', 10_000); // per demo and block, before its first round: JIT, connections, store rows
 const FRAMEWORK = process.env.BENCH_FRAMEWORK || 'koa';
+const LATENCY_SCALE = latencyScale(process.env.BENCH_LATENCY_SCALE);
 const BASELINE = process.env.BENCH_BASELINE || undefined;
 const PAIRED = process.env.BENCH_PAIRED === '1';
 if (BASELINE && !existsSync(join(BASELINE, 'demo.js'))) {
@@ -77,7 +85,7 @@ async function startDemo(label, env, dist = DIST) {
       BACKEND_PORT: '0',
       WEB_CONCURRENCY: String(WORKERS),
       BACKEND_FRAMEWORK: FRAMEWORK,
-      BACKEND_LATENCY_SCALE: '0',
+      BACKEND_LATENCY_SCALE: String(LATENCY_SCALE),
       PROMETHEUS_METRICS_HOST: '127.0.0.1',
       ...env,
     },
@@ -224,6 +232,7 @@ const summary = {
   compared: BASELINE ? `metrics on: this build ("on") vs ${BASELINE} ("off")` : 'metrics on vs metrics off',
   framework: FRAMEWORK,
   workers: WORKERS,
+  latency_scale: LATENCY_SCALE,
   connections: CONNECTIONS,
   blocks: BLOCKS,
   rounds_per_block: ROUNDS,
