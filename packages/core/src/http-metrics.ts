@@ -44,35 +44,27 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
   const labelNames = ['method', 'route', 'status_code', ...options.extraLabelNames];
   const p = options.prefix;
   const reuse = <M>(name: string, make: () => M): M => (registry.getSingleMetric(p + name) as M | undefined) ?? make();
-  const sizeHistogram = (name: string, help: string) =>
-    reuse(name, () =>
-      ours(
-        new Histogram({
-          name: p + name,
-          help,
-          labelNames,
-          buckets: [...HTTP_SIZE_BUCKETS],
-          registers: [registry],
-          collect() {
-            drainBatches(this);
-          },
-        }),
-      ),
-    );
+  /** A request histogram: its collect() applies the batched observations, so they may be batched into it. */
+  const histogram = (name: string, help: string, buckets: readonly number[]) =>
+    reuse(name, () => {
+      const made = new Histogram({
+        name: p + name,
+        help,
+        labelNames,
+        buckets: [...buckets],
+        registers: [registry],
+        collect() {
+          drainBatches(this);
+        },
+      });
+      batchable(made);
+      return made;
+    });
   return {
-    duration: reuse(HTTP_DURATION_NAME, () =>
-      ours(
-        new Histogram({
-          name: p + HTTP_DURATION_NAME,
-          help: 'Duration of HTTP requests in seconds, by method, route template and status code',
-          labelNames,
-          buckets: [...options.buckets],
-          registers: [registry],
-          collect() {
-            drainBatches(this);
-          },
-        }),
-      ),
+    duration: histogram(
+      HTTP_DURATION_NAME,
+      'Duration of HTTP requests in seconds, by method, route template and status code',
+      options.buckets,
     ),
     inFlight: inFlightOf(
       reuse(HTTP_ACTIVE_NAME, () => {
@@ -93,18 +85,12 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
       p + HTTP_ACTIVE_NAME,
     ),
     requestSize: options.requestSizes
-      ? sizeHistogram(HTTP_REQUEST_SIZE_NAME, 'Size of HTTP request bodies received, in bytes')
+      ? histogram(HTTP_REQUEST_SIZE_NAME, 'Size of HTTP request bodies received, in bytes', HTTP_SIZE_BUCKETS)
       : undefined,
     responseSize: options.responseSizes
-      ? sizeHistogram(HTTP_RESPONSE_SIZE_NAME, 'Size of HTTP response bodies actually sent, in bytes')
+      ? histogram(HTTP_RESPONSE_SIZE_NAME, 'Size of HTTP response bodies actually sent, in bytes', HTTP_SIZE_BUCKETS)
       : undefined,
   };
-}
-
-/** A histogram defined here: its collect() applies batched observations, so they may be batched. */
-function ours(histogram: Histogram<string>): Histogram<string> {
-  batchable(histogram);
-  return histogram;
 }
 
 /** Requests in flight by method; a request holds on to its method's counter until it ends. */
