@@ -18,8 +18,8 @@
  * Variables: BENCH_WORKERS (WEB_CONCURRENCY of both demos, default 2), BENCH_BLOCKS (default 6), BENCH_ROUNDS (per block, default 4),
  * BENCH_REQUESTS (per run, default 10000), BENCH_WARMUP (per demo, default 10000), BENCH_CONNECTIONS (default 32),
  * BENCH_FRAMEWORK (koa|express), BENCH_LATENCY_SCALE (the demos' BACKEND_LATENCY_SCALE, default 0: no synthetic
-latency, so the workers are CPU-bound and every microsecond metrics cost shows; 1 is the demo as shipped, where each
-route waits 1-5 ms as a service waiting on its database would), BENCH_PAIRED (1: load both demos at the same time, each with half the connections,
+ * latency, so the workers are CPU-bound and every microsecond metrics cost shows; 1 is the demo as shipped, where each
+ * route waits 1-5 ms as a service waiting on its database would), BENCH_PAIRED (1: load both demos at the same time, each with half the connections,
  * so that the machine's speed, which drifts by tens of percent within minutes on a shared VM, is the same for
  * both; CPU per request is then compared within the same seconds, and the throughput ratio has no target: how the
  * two demos split the machine is the scheduler's choice), BENCH_BASELINE (another build's apps/backend/dist/: then that build, with metrics
