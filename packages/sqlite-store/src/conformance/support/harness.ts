@@ -132,12 +132,11 @@ export function havePythonParsers(): boolean {
  */
 export function validateDocuments(docs: Doc[]): string[] {
   const problems: string[] = [];
+  const texts = docs.filter((d) => d.format === 'prometheus').map((d) => d.text);
+  if (texts.length > 0 && havePromtool()) problems.push(...promtoolProblems(oneDocument(texts), { lint: false }));
   docs.forEach((d, i) => {
-    if (d.format === 'prometheus') {
-      if (havePromtool()) problems.push(...promtoolProblems(d.text, { lint: false }).map((p) => `document ${i}: ${p}`));
-    } else {
+    if (d.format === 'openmetrics')
       problems.push(...structuralProblems(d.text).map((p) => `document ${i} (openmetrics): ${p}`));
-    }
   });
   if (havePythonParsers() && docs.length > 0) {
     const r = spawnSync(PYTHON, ['-c', PYTHON_CHECK], {
@@ -149,6 +148,19 @@ export function validateDocuments(docs: Doc[]): string[] {
     else problems.push(...r.stdout.split('\n').filter((l) => l !== ''));
   }
   return problems;
+}
+
+/**
+ * Text-format documents as one, for one promtool run (each run costs a quarter of a second here): every
+ * metric name of document i gets the prefix `d<i>_`, so families stay distinct and every line keeps
+ * whatever promtool would reject in it. A document with promtool's complaint is then found by its prefix.
+ */
+function oneDocument(texts: string[]): string {
+  return texts
+    .map((t, i) =>
+      t.replace(/^(# (?:HELP|TYPE) )?(?=[a-zA-Z_:])/gm, (_, comment: string | undefined) => `${comment ?? ''}d${i}_`),
+    )
+    .join('');
 }
 
 /**

@@ -57,7 +57,11 @@ function cumulativeReset(registry, op) {
 async function program({ dir, ops }) {
   const recorded = new client.Registry();
   const reference = new client.Registry();
+  // The previous program's store is closed only now, after the test scraped it: closing flushes as an
+  // exiting process, and live gauge modes leave out exited processes.
+  programStore?.close();
   const s = openStore({ dir, flushIntervalMs: 3_600_000, logger });
+  programStore = s;
   s.attach(recorded);
   for (const op of ops) {
     if (op.op === 'flush') {
@@ -73,13 +77,15 @@ async function program({ dir, ops }) {
     apply(recorded, op);
     if (!cumulativeReset(reference, op)) apply(reference, op);
   }
-  s.close(); // the final flush
+  const flushed = s.flush();
   // Text first: prom-client's OpenMetrics rendering renames counters in place (strips `_total`).
   const text = await reference.metrics();
   reference.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
   const openmetrics = await reference.metrics();
-  return { text, openmetrics };
+  return { text, openmetrics, flushed };
 }
+
+let programStore;
 
 const ops = {
   open: ({ dir, defaultLabels }) => {
