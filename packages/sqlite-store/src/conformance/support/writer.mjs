@@ -109,6 +109,11 @@ const ops = {
     for (const op of list) last = op.op === 'flush' ? store.flush() : apply(registries[reg], op);
     return typeof last === 'boolean' || typeof last === 'number' ? last : null;
   },
+  /** A prom-client collector (`registerMetric({ name, get() })`, as registerTest.js's getMetric()) on registry `reg`. */
+  collector: ({ reg = 0, metric }) => {
+    registries[reg].registerMetric({ name: metric.name, get: async () => metric });
+    return null;
+  },
   flush: () => store.flush(),
   health: () => store.health(),
   program,
