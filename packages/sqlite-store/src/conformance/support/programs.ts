@@ -83,36 +83,74 @@ const rawOpArb = fc.record({
   special: fc.nat(29),
 });
 
+const defaultLabelsArb = fc.option(
+  // Default label names that metrics also declare (env, a) as often as not (issue 13, 1.4).
+  fc.dictionary(fc.constantFrom('env', 'region', 'a'), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }),
+  { nil: undefined },
+);
+const metricsArb = fc.array(metricArb, { minLength: 1, maxLength: 5, size: 'max' });
+const opsArb = fc.array(rawOpArb, { minLength: 5, maxLength: 40, size: 'max' });
+
+type RawMetric = typeof metricArb extends fc.Arbitrary<infer T> ? T : never;
+
+function specsOf(metrics: RawMetric[], cluster: boolean): MetricSpec[] {
+  return metrics.map((m, i) => ({
+    kind: m.kind,
+    name: `m${i}${m.kind !== 'counter' && m.suffix === '_total' ? '' : m.suffix}`,
+    help: m.help,
+    labelNames: m.labelNames,
+    // Several writers: gauges in `sum` mode, the mode that matches prom-client's cluster default (its
+    // `sum` aggregator asks every worker it is given; the store's sum keeps exited writers' last values).
+    mode: m.kind === 'gauge' ? (cluster ? 'sum' : m.mode) : undefined,
+    aggregator: m.kind === 'gauge' && !cluster ? m.aggregator : undefined,
+    buckets: m.kind === 'histogram' ? m.buckets : undefined,
+  }));
+}
+
+function programOf(
+  defaultLabels: Record<string, string> | undefined,
+  specs: MetricSpec[],
+  ops: RawOp[],
+  cluster: boolean,
+): Program {
+  const program: Op[] = [];
+  if (defaultLabels && Object.keys(defaultLabels).length > 0) {
+    program.push({ op: 'registry', method: 'setDefaultLabels', args: [defaultLabels] });
+  }
+  for (const s of specs) program.push({ op: 'define', kind: s.kind, config: configOf(s) });
+  for (const raw of ops) program.push(...concrete(specs, raw, cluster));
+  program.push({ op: 'flush' });
+  return { defaultLabels, metrics: specs, ops: program };
+}
+
 export const programArb: fc.Arbitrary<Program> = fc
+  .record({ defaultLabels: defaultLabelsArb, metrics: metricsArb, ops: opsArb })
+  .map(({ defaultLabels, metrics, ops }) => programOf(defaultLabels, specsOf(metrics, false), ops, false));
+
+/**
+ * Several writers of the same definitions, each with its own operations, and which of them is
+ * SIGKILLed after its last flush. Gauges are in `sum` mode and never NaN or infinite (NaN and Infinity
+ * do not survive prom-client's JSON, which its cluster aggregation is fed with; a NaN gauge in a sum is
+ * a difference of its own, python-multiprocess.test.ts).
+ */
+export interface Cluster {
+  writers: Program[];
+  killed: number;
+}
+
+export const clusterArb: fc.Arbitrary<Cluster> = fc
   .record({
-    // Default label names that metrics also declare (env, a) as often as not (issue 13, 1.4).
-    defaultLabels: fc.option(
-      fc.dictionary(fc.constantFrom('env', 'region', 'a'), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }),
-      {
-        nil: undefined,
-      },
-    ),
-    metrics: fc.array(metricArb, { minLength: 1, maxLength: 5, size: 'max' }),
-    ops: fc.array(rawOpArb, { minLength: 5, maxLength: 40, size: 'max' }),
+    defaultLabels: defaultLabelsArb,
+    metrics: metricsArb,
+    writers: fc.array(opsArb, { minLength: 2, maxLength: 3 }),
+    killed: fc.nat(2),
   })
-  .map(({ defaultLabels, metrics, ops }) => {
-    const specs: MetricSpec[] = metrics.map((m, i) => ({
-      kind: m.kind,
-      name: `m${i}${m.kind !== 'counter' && m.suffix === '_total' ? '' : m.suffix}`,
-      help: m.help,
-      labelNames: m.labelNames,
-      mode: m.kind === 'gauge' ? m.mode : undefined,
-      aggregator: m.kind === 'gauge' ? m.aggregator : undefined,
-      buckets: m.kind === 'histogram' ? m.buckets : undefined,
-    }));
-    const program: Op[] = [];
-    if (defaultLabels && Object.keys(defaultLabels).length > 0) {
-      program.push({ op: 'registry', method: 'setDefaultLabels', args: [defaultLabels] });
-    }
-    for (const s of specs) program.push({ op: 'define', kind: s.kind, config: configOf(s) });
-    for (const raw of ops) program.push(...concrete(specs, raw));
-    program.push({ op: 'flush' });
-    return { defaultLabels, metrics: specs, ops: program };
+  .map(({ defaultLabels, metrics, writers, killed }) => {
+    const specs = specsOf(metrics, true);
+    return {
+      writers: writers.map((ops) => programOf(defaultLabels, specs, ops, true)),
+      killed: killed % writers.length,
+    };
   });
 
 function configOf(s: MetricSpec): Record<string, unknown> {
@@ -131,7 +169,7 @@ type RawOp = { metric: number; action: number; values: number[]; omit: number[];
  * between two flushes is never seen by the store (it reads prom-client's values at flush time), so the
  * reference could not tell what the store should have. Growing back after it is what issue 13, 1.1 is about.
  */
-function concrete(specs: MetricSpec[], raw: RawOp): Op[] {
+function concrete(specs: MetricSpec[], raw: RawOp, cluster: boolean): Op[] {
   if (raw.action >= 98) return [FLUSH, { op: 'registry', method: 'resetMetrics' }];
   if (raw.action >= 85) return [FLUSH];
   const m = specs[raw.metric % specs.length] as MetricSpec;
@@ -146,7 +184,7 @@ function concrete(specs: MetricSpec[], raw: RawOp): Op[] {
   if (m.kind === 'counter') return [{ op: 'call', name: m.name, method: 'inc', args: [labels, x] }];
   if (m.kind === 'histogram' || m.kind === 'summary')
     return [{ op: 'call', name: m.name, method: 'observe', args: [labels, x] }];
-  const special = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY][raw.special];
+  const special = cluster ? undefined : [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY][raw.special];
   const method = ['set', 'set', 'inc', 'dec'][raw.action % 4] as string;
   const v = method === 'set' && special !== undefined ? { $n: String(special) } : method === 'set' ? raw.x : x;
   return [{ op: 'call', name: m.name, method, args: [labels, v] }];

@@ -80,9 +80,10 @@ async function program({ dir, ops }) {
   const flushed = s.flush();
   // Text first: prom-client's OpenMetrics rendering renames counters in place (strips `_total`).
   const text = await reference.metrics();
+  const json = await reference.getMetricsAsJSON(); // what a worker sends prom-client's AggregatorRegistry
   reference.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
   const openmetrics = await reference.metrics();
-  return { text, openmetrics, flushed };
+  return { text, openmetrics, json, flushed };
 }
 
 let programStore;
