@@ -129,7 +129,9 @@ export const programArb: fc.Arbitrary<Program> = fc
 
 /**
  * Several writers of the same definitions, each with its own operations, and which of them is
- * SIGKILLed after its last flush. Gauges are in `sum` mode and never NaN or infinite (NaN and Infinity
+ * SIGKILLed after its last flush. No default labels: prom-client's getMetricsAsJSON() replaces an empty
+ * label value by the default label of that name (`||`), unlike its own text rendering, so its cluster
+ * aggregation is no reference for them (the one-writer programs cover default labels). Gauges are in `sum` mode and never NaN or infinite (NaN and Infinity
  * do not survive prom-client's JSON, which its cluster aggregation is fed with; a NaN gauge in a sum is
  * a difference of its own, python-multiprocess.test.ts).
  */
@@ -140,15 +142,14 @@ export interface Cluster {
 
 export const clusterArb: fc.Arbitrary<Cluster> = fc
   .record({
-    defaultLabels: defaultLabelsArb,
     metrics: metricsArb,
     writers: fc.array(opsArb, { minLength: 2, maxLength: 3 }),
     killed: fc.nat(2),
   })
-  .map(({ defaultLabels, metrics, writers, killed }) => {
+  .map(({ metrics, writers, killed }) => {
     const specs = specsOf(metrics, true);
     return {
-      writers: writers.map((ops) => programOf(defaultLabels, specs, ops, true)),
+      writers: writers.map((ops) => programOf(undefined, specs, ops, true)),
       killed: killed % writers.length,
     };
   });
