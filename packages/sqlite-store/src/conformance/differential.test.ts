@@ -110,8 +110,10 @@ describe('one writer: the store renders what prom-client renders', () => {
       { numRuns: 30, interruptAfterTimeLimit: 10_000 },
     );
   });
+});
 
-  it.each(CLUSTER_SEEDS)('several writers, one SIGKILLed, as AggregatorRegistry.aggregate(): seed %i', async (seed) => {
+describe('several writers of the same definitions, one SIGKILLed: the store merges as prom-client does', () => {
+  it.each(CLUSTER_SEEDS)('as AggregatorRegistry.aggregate(): seed %i', async (seed) => {
     const [c] = fc.sample(clusterArb, { seed, numRuns: 1 }) as [Cluster];
     const o = await runCluster(c);
     expect(o.flushed.every(Boolean)).toBe(true);
@@ -129,7 +131,9 @@ describe('one writer: the store renders what prom-client renders', () => {
       { numRuns: 5, interruptAfterTimeLimit: 8_000 },
     );
   });
+});
 
+describe('validation', () => {
   it('every store output above is valid for promtool and both Python parsers', () => {
     expect(docs.length).toBeGreaterThan(SEEDS.length * 2);
     expect(validateDocuments(docs)).toEqual([]);
