@@ -78,6 +78,12 @@ export function renderSelfMetrics(health: StoreHealth, facts: ScrapeFacts, forma
       samples: [{ value: health.flushFailures }],
     },
     {
+      name: 'kci_metrics_store_unstorable_values',
+      type: 'counter',
+      help: 'Series whose value a writer could not store because it was NaN (counter.inc(NaN)); they keep their stored totals. See the writer log.',
+      samples: [{ value: health.unstorableValues ?? 0 }],
+    },
+    {
       name: 'kci_metrics_store_conflicts',
       type: 'gauge',
       help: 'Metrics whose definition (type, labels or buckets) differs between processes; see the aggregator log.',
@@ -109,7 +115,8 @@ function renderFamily(family: Family, format: ExpositionFormat): string {
   } else {
     out = `# HELP ${sampleName} ${escapeHelp(family.help, format)}\n# TYPE ${sampleName} ${family.type}\n`;
   }
-  for (const sample of family.samples) out += `${sampleName}${renderLabels(sample.labels)} ${renderValue(sample.value)}\n`;
+  for (const sample of family.samples)
+    out += `${sampleName}${renderLabels(sample.labels)} ${renderValue(sample.value)}\n`;
   return out;
 }
 

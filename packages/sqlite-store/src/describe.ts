@@ -1,4 +1,6 @@
-import { DEFAULT_MULTIPROCESS_MODE, MULTIPROCESS_MODES, type MultiprocessMode } from '@kci-metrics/core';
+import { DEFAULT_MULTIPROCESS_MODE, MULTIPROCESS_MODES, type MultiprocessMode } from './modes.js';
+import { wellFormed } from './labels.js';
+import { metricInfo, type PromMetric } from './prom-internals.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
@@ -14,27 +16,6 @@ export interface MetricDef {
   mode: MultiprocessMode | undefined;
   /** Type, labels, buckets and mode: a different signature under the same name is a changed definition. */
   signature: string;
-}
-
-/** The parts of a prom-client metric object the store reads (prom-client keeps no public sync accessor). */
-export interface PromMetric {
-  name: string;
-  help: string;
-  type?: string;
-  labelNames?: readonly string[];
-  upperBounds?: readonly number[];
-  multiprocessMode?: unknown;
-  aggregator?: string;
-  hashMap: Record<string, PromEntry>;
-  collect?: () => unknown;
-}
-
-export interface PromEntry {
-  labels: Record<string, string | number>;
-  value?: number;
-  sum?: number;
-  count?: number;
-  bucketValues?: Record<string, number>;
 }
 
 /**
@@ -53,21 +34,22 @@ const FROM_AGGREGATOR: Record<string, MultiprocessMode> = {
 
 /** Describe a metric, or return an error message when its configuration cannot be stored. */
 export function describeMetric(metric: PromMetric): MetricDef | string {
-  const type = metric.type;
+  const info = metricInfo(metric);
+  const type = info.type;
   if (type !== 'counter' && type !== 'gauge' && type !== 'histogram' && type !== 'summary') {
     return `unsupported metric type ${JSON.stringify(type)}`;
   }
-  const labelNames = [...(metric.labelNames ?? [])];
-  const buckets = type === 'histogram' ? [...(metric.upperBounds ?? [])] : undefined;
+  const labelNames = [...info.labelNames];
+  const buckets = type === 'histogram' ? [...info.upperBounds] : undefined;
   let mode: MultiprocessMode | undefined;
   if (type === 'gauge') {
-    const raw = metric.multiprocessMode;
-    if (raw === undefined) mode = FROM_AGGREGATOR[metric.aggregator ?? 'sum'] ?? DEFAULT_MULTIPROCESS_MODE;
+    const raw = info.multiprocessMode;
+    if (raw === undefined) mode = FROM_AGGREGATOR[info.aggregator ?? 'sum'] ?? DEFAULT_MULTIPROCESS_MODE;
     else if (MULTIPROCESS_MODES.includes(raw as MultiprocessMode)) mode = raw as MultiprocessMode;
     else return `invalid multiprocessMode ${JSON.stringify(raw)}: expected one of ${MULTIPROCESS_MODES.join(', ')}`;
   }
   const signature = JSON.stringify([type, labelNames, buckets ?? null, mode ?? null]);
-  return { name: metric.name, type, help: metric.help, labelNames, buckets, mode, signature };
+  return { name: info.name, type, help: wellFormed(String(info.help)), labelNames, buckets, mode, signature };
 }
 
 /** Explain how two signatures differ, for the conflict log and the aggregator's metrics. */
@@ -90,29 +72,10 @@ export function vectorLength(def: MetricDef): number {
   return def.type === 'summary' ? 2 : bucketKeys(def).length + 2;
 }
 
-/**
- * Fill `out` (of vectorLength(def)) with a series' values: histogram buckets (non-cumulative), sum, count;
- * or summary sum, count. Writing into a caller's array keeps a flush free of per-series allocations.
- */
-export function fillVector(def: MetricDef, entry: PromEntry, out: Float64Array): Float64Array {
-  if (def.type === 'summary') {
-    out[0] = entry.sum ?? 0;
-    out[1] = entry.count ?? 0;
-    return out;
-  }
-  const keys = bucketKeys(def);
-  const n = keys.length;
-  const bucketValues = entry.bucketValues ?? {};
-  for (let i = 0; i < n; i++) out[i] = bucketValues[keys[i] as string] ?? 0;
-  out[n] = entry.sum ?? 0;
-  out[n + 1] = entry.count ?? 0;
-  return out;
-}
-
 // prom-client keys bucketValues by the bound itself; stringifying 11 numbers per series and flush showed
 // up as a third of a flush's CPU, so the keys are computed once per definition.
 const keyCache = new WeakMap<MetricDef, string[]>();
-function bucketKeys(def: MetricDef): string[] {
+export function bucketKeys(def: MetricDef): string[] {
   let keys = keyCache.get(def);
   if (!keys) {
     keys = (def.buckets ?? []).map(String);

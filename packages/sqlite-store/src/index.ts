@@ -1,3 +1,11 @@
-export type { ExpositionFormat, MetricsOptions, MetricsStore, StoreHealth, StoreLogger, StoreOptions } from './types.js';
-export { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './render.js';
+export type {
+  ExpositionFormat,
+  MetricsOptions,
+  MetricsStore,
+  StoreHealth,
+  StoreLogger,
+  StoreOptions,
+} from './types.js';
+export { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './content-types.js';
 export { openStore } from './store.js';
+export { DEFAULT_MULTIPROCESS_MODE, MULTIPROCESS_MODES, type MultiprocessMode } from './modes.js';

@@ -17,8 +17,19 @@ export function escapeHelp(help: string, openMetrics: boolean): string {
 }
 
 /**
- * Render a label set in `names` order, then any default labels the registry adds. Labels a series does not
- * carry are left out, as prom-client does.
+ * Replace lone UTF-16 surrogates by one U+FFFD each, as Node's UTF-8 encoding of the scrape would: stored as
+ * they are, SQLite's UTF-8 turns one into three U+FFFD (issue 13 §2). Run once per series, not per flush.
+ */
+export function wellFormed(value: string): string {
+  return /[\uD800-\uDFFF]/.test(value)
+    ? value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    : value;
+}
+
+/**
+ * Render a label set in `names` order, a registry default label in its declared position when the metric
+ * declares that name and the series does not set it (as prom-client renders it, issue 13 §1.4), then the
+ * other default labels. Labels a series does not carry are left out, as prom-client does.
  */
 export function encodeLabels(
   names: readonly string[],
@@ -27,17 +38,32 @@ export function encodeLabels(
 ): string {
   let out = '';
   for (const name of names) {
-    const v = labels[name];
+    const v = labels[name] ?? defaults?.[name];
     if (v === undefined) continue;
-    out += `${out ? ',' : ''}${name}="${escapeLabelValue(String(v))}"`;
+    out += `${out ? ',' : ''}${name}="${escapeLabelValue(wellFormed(String(v)))}"`;
   }
   if (defaults) {
     for (const name of Object.keys(defaults)) {
       if (labels[name] !== undefined || names.includes(name)) continue;
-      out += `${out ? ',' : ''}${name}="${escapeLabelValue(String(defaults[name]))}"`;
+      out += `${out ? ',' : ''}${name}="${escapeLabelValue(wellFormed(String(defaults[name])))}"`;
     }
   }
   return out;
+}
+
+/** The label names of a label set rendered by encodeLabels (values may hold any escaped character). */
+export function labelNamesOf(labels: string): string[] {
+  const names: string[] = [];
+  let i = 0;
+  while (i < labels.length) {
+    const eq = labels.indexOf('="', i);
+    if (eq < 0) break;
+    names.push(labels.slice(i, eq));
+    i = eq + 2;
+    while (i < labels.length && labels[i] !== '"') i += labels[i] === '\\' ? 2 : 1;
+    i += 2; // the closing quote and the comma
+  }
+  return names;
 }
 
 /** Format a sample value as Prometheus parses it. */

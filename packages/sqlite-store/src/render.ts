@@ -1,9 +1,6 @@
 import type { MetricType } from './describe.js';
 import type { WriterView } from './gc.js';
-import { escapeHelp, formatNumber } from './labels.js';
-
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+import { escapeHelp, formatNumber, labelNamesOf } from './labels.js';
 
 /** Rows as read in one read transaction (raw arrays, column order of the SELECTs in statements.ts). */
 export interface Snapshot {
@@ -41,12 +38,21 @@ export function render(snap: Snapshot, openMetrics: boolean): string {
 
   let out = '';
   for (const m of snap.metrics) {
-    const [id, name, type, help, , bucketsJson, mode] = m as [number, string, MetricType, string, string, string | null, string | null];
+    const [id, name, type, help, , bucketsJson, mode] = m as [
+      number,
+      string,
+      MetricType,
+      string,
+      string,
+      string | null,
+      string | null,
+    ];
     const rows = byMetric.get(id) ?? [];
     let body = '';
     if (type === 'counter') body = renderCounter(name, rows, openMetrics);
-    else if (type === 'histogram') body = renderHistogram(name, rows, JSON.parse(bucketsJson ?? '[]') as number[]);
-    else if (type === 'summary') body = renderSummary(name, rows);
+    else if (type === 'histogram')
+      body = renderHistogram(name, rows, JSON.parse(bucketsJson ?? '[]') as number[], openMetrics);
+    else if (type === 'summary') body = renderSummary(name, rows, openMetrics);
     else body = renderGauge(name, rows, mode ?? 'livesum', gaugeValues, writers);
     if (!body && type === 'gauge') continue; // no process reports it (any more)
     const family = openMetrics && type === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
@@ -64,9 +70,18 @@ function renderCounter(name: string, rows: SeriesRow[], openMetrics: boolean): s
   return out;
 }
 
-function renderHistogram(name: string, rows: SeriesRow[], bounds: number[]): string {
+/**
+ * OpenMetrics makes `_sum` a counter: it must not be negative or NaN, and a histogram with negative bucket
+ * bounds must have no `_sum` (and so no `_count`, which requires it). Such series are rendered with their
+ * buckets only in OpenMetrics (issue 13 §1.7; the rule of the OpenMetrics 1.0 spec, as Python's parser
+ * enforces it); the Prometheus text format, which allows them, keeps both.
+ */
+const counterLike = (v: number) => v >= 0;
+
+function renderHistogram(name: string, rows: SeriesRow[], bounds: number[], openMetrics: boolean): string {
   const le = bounds.map((b) => `le="${formatNumber(b)}"`);
   const n = bounds.length;
+  const negativeBounds = openMetrics && bounds.some((b) => b < 0);
   let out = '';
   for (const r of rows) {
     const data = r[4];
@@ -80,18 +95,22 @@ function renderHistogram(name: string, rows: SeriesRow[], bounds: number[]): str
     }
     const count = data.readDoubleLE((n + 1) * 8);
     out += `${prefix}le="+Inf"} ${formatNumber(count)}\n`;
-    out += `${name}_sum${braces(labels)} ${formatNumber(data.readDoubleLE(n * 8))}\n`;
+    const sum = data.readDoubleLE(n * 8);
+    if (openMetrics && (negativeBounds || !counterLike(sum))) continue;
+    out += `${name}_sum${braces(labels)} ${formatNumber(sum)}\n`;
     out += `${name}_count${braces(labels)} ${formatNumber(count)}\n`;
   }
   return out;
 }
 
-function renderSummary(name: string, rows: SeriesRow[]): string {
+function renderSummary(name: string, rows: SeriesRow[], openMetrics: boolean): string {
   let out = '';
   for (const r of rows) {
     const data = r[4];
     if (data?.length !== 16) continue;
-    out += `${name}_sum${braces(r[2])} ${formatNumber(data.readDoubleLE(0))}\n`;
+    const sum = data.readDoubleLE(0);
+    // A summary may carry _count alone; OpenMetrics rejects a negative or NaN _sum (a counter).
+    if (!openMetrics || counterLike(sum)) out += `${name}_sum${braces(r[2])} ${formatNumber(sum)}\n`;
     out += `${name}_count${braces(r[2])} ${formatNumber(data.readDoubleLE(8))}\n`;
   }
   return out;
@@ -106,6 +125,7 @@ function renderGauge(
 ): string {
   const liveOnly = mode.startsWith('live');
   const base = liveOnly ? mode.slice(4) : mode;
+  const pidLabel = base === 'all' ? processLabel(rows) : 'pid';
   let out = '';
   for (const r of rows) {
     const values = (gaugeValues.get(r[1]) ?? []).filter((g) => {
@@ -114,7 +134,7 @@ function renderGauge(
     });
     if (base === 'all') {
       for (const g of values.sort((a, b) => (writers.get(a[1])?.row.pid ?? 0) - (writers.get(b[1])?.row.pid ?? 0))) {
-        const pid = `pid="${writers.get(g[1])?.row.pid ?? 0}"`;
+        const pid = `${pidLabel}="${writers.get(g[1])?.row.pid ?? 0}"`;
         out += `${name}{${r[2] ? `${r[2]},` : ''}${pid}} ${formatNumber(g[2] ?? Number.NaN)}\n`;
       }
       continue;
@@ -126,7 +146,30 @@ function renderGauge(
   return out;
 }
 
-function mergeGauge(base: string, values: GaugeRow[], retired: { value: number; at: number } | undefined): number | undefined {
+/**
+ * The label that names the process in `all`/`liveall` modes: `pid`, unless the metric (or a registry default
+ * label) has its own `pid`, which a second `pid` would duplicate and so invalidate the whole scrape (issue
+ * 13 §1.3); then `process_pid`, or the first of `process_pid_2`, `process_pid_3`, ... not taken.
+ */
+function processLabel(rows: SeriesRow[]): string {
+  let taken: Set<string> | undefined;
+  for (const r of rows) {
+    if (!r[2].includes('pid="')) continue;
+    taken ??= new Set();
+    for (const name of labelNamesOf(r[2])) taken.add(name);
+  }
+  if (!taken?.has('pid')) return 'pid';
+  if (!taken.has('process_pid')) return 'process_pid';
+  let k = 2;
+  while (taken.has(`process_pid_${k}`)) k++;
+  return `process_pid_${k}`;
+}
+
+function mergeGauge(
+  base: string,
+  values: GaugeRow[],
+  retired: { value: number; at: number } | undefined,
+): number | undefined {
   if (values.length === 0 && !retired) return undefined;
   if (base === 'mostrecent') {
     let best = retired ? { v: retired.value, at: retired.at } : undefined;

@@ -41,6 +41,7 @@ const SQL = {
     setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
     deleteGauge: 'DELETE FROM gauges WHERE series_id = ? AND writer_id = ?',
+    undeclare: 'DELETE FROM writer_metrics WHERE writer_id = ? AND metric_id = ?',
 
     writerGauges: `SELECT g.series_id, g.value, g.updated_at, m.mode FROM gauges g
       JOIN series s ON s.id = g.series_id JOIN metrics m ON m.id = s.metric_id WHERE g.writer_id = ?`,

@@ -98,7 +98,9 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
           // Housekeeping (e.g. busy): the values are committed, so this flush succeeded; folding runs again later.
         }
       });
-      for (const n of notices) log.once(`notice:${n.metric}:${n.message}`, `metric ${n.metric} not stored: ${n.message}`);
+      for (const n of notices) {
+        log.once(`notice:${n.metric}:${n.message}`, n.text ?? `metric ${n.metric} not stored: ${n.message}`);
+      }
       busyStreak = 0;
       log.success(`metrics store ${path} writable again; pending values written`);
       return true;
@@ -147,13 +149,23 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     attach(registry: Registry) {
       if (closed) throw new StoreError('STORE_CLOSED', `Metrics store ${path} is closed`, { path });
       if (writer.registries.includes(registry)) return;
-      writer.registries.push(registry);
+      writer.attach(registry);
       if (timer) return;
+      // Metrics whose prom-client internals this store cannot read are read through prom-client's async
+      // public API first (prom-internals.ts); the flush itself stays synchronous.
+      const tick = () => {
+        if (!writer.needsRefresh()) flush();
+        else
+          writer.refresh().then(
+            () => flush(),
+            () => flush(),
+          );
+      };
       // The first flush comes at a random point of the first interval, so that workers forked together do
       // not all flush at the same instant ever after; a SIGKILL still loses at most one interval.
       timer = setTimeout(() => {
-        flush();
-        timer = setInterval(() => flush(), opts.flushIntervalMs);
+        tick();
+        timer = setInterval(tick, opts.flushIntervalMs);
         timer.unref();
       }, Math.random() * opts.flushIntervalMs);
       timer.unref();
@@ -210,6 +222,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
           deadWriters: writers.length - live.length,
           foldedWriters: meta('folded_writers'),
           flushFailures: meta('flush_failures') + writers.reduce((n, w) => n + w.row.flush_failures, 0),
+          unstorableValues: meta('unstorable_values'),
           conflicts: (s.readConflicts.all() as { metric: string; detail: string }[]).map((c) => ({
             metric: c.metric,
             detail: c.detail,
@@ -284,4 +297,3 @@ function errorCode(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
 }
-

@@ -41,6 +41,11 @@ export interface StoreHealth {
   foldedWriters: number;
   /** Failed flushes reported by writers (a writer reports them once a flush succeeds again). */
   flushFailures: number;
+  /**
+   * Series values writers could not store because they were NaN (prom-client accepts `counter.inc(NaN)`);
+   * each such series is counted once per process and keeps its stored total. Logged by the writer.
+   */
+  unstorableValues: number;
   /** Metrics whose definitions disagree between processes; those writers' values for them are not stored. */
   conflicts: Array<{ metric: string; detail: string }>;
 }

@@ -19,20 +19,30 @@ export class VectorScratch {
   private views = new Map<number, Uint8Array[]>();
 
   /**
-   * What to add to the stored vector to account for `next`, given the vector `last` written before: the
-   * element-wise difference; `next` itself when nothing was written yet or the count went down (the
-   * metric was reset in this process); undefined when nothing changed. Valid until the next call.
+   * What to add to the stored vector to account for `next`, given the vector `last` written before from the
+   * same prom-client entry: the element-wise difference; `next` itself when nothing was written yet or the
+   * count went down (the metric was reset in this process); undefined when nothing changed. `carry` (what a
+   * reset()/remove() took away before it was written) is added. Equal infinities differ by 0, not NaN: a
+   * `_sum` that overflowed to +Inf stays +Inf (issue 13 §1.6). Valid until the next call.
    */
-  deltaOf(next: Float64Array, last: Float64Array | undefined): Float64Array | undefined {
+  deltaOf(next: Float64Array, last: Float64Array | undefined, carry?: Float64Array): Float64Array | undefined {
     const n = next.length;
-    if (!last || last.length !== n || (next[n - 1] as number) < (last[n - 1] as number)) return next;
+    const restart = !last || last.length !== n || (next[n - 1] as number) < (last[n - 1] as number);
+    if (restart && !carry) return next;
     let i = 0;
-    while (i < n && next[i] === last[i]) i++;
-    if (i === n) return undefined;
+    if (!restart && !carry) {
+      while (i < n && next[i] === last[i]) i++;
+      if (i === n) return undefined;
+    }
     if (this.delta.length < n) this.delta = new Float64Array(n);
     const d = this.delta;
     for (let k = 0; k < i; k++) d[k] = 0;
-    for (; i < n; i++) d[i] = (next[i] as number) - (last[i] as number);
+    if (restart) for (; i < n; i++) d[i] = next[i] as number;
+    else {
+      const l = last as Float64Array;
+      for (; i < n; i++) d[i] = next[i] === l[i] ? 0 : (next[i] as number) - (l[i] as number);
+    }
+    if (carry) for (let k = 0; k < n; k++) d[k] = (d[k] as number) + ((carry[k] as number) || 0);
     return d;
   }
 

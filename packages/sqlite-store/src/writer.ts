@@ -1,45 +1,103 @@
 import type { Registry } from 'prom-client';
-import { describeMetric, explainConflict, fillVector, type MetricDef, type PromMetric, vectorLength } from './describe.js';
+import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
 import { RowBatch } from './batch.js';
 import { encodeLabels } from './labels.js';
+import {
+  checkPromClient,
+  defaultLabelsOf,
+  entryCount,
+  entryKey,
+  entryLabels,
+  entrySum,
+  entryValue,
+  fillVector,
+  internalEntries,
+  type PromEntry,
+  type PromMetric,
+  promClientVersion,
+  publicEntries,
+} from './prom-internals.js';
 import type { Statements } from './statements.js';
 import { VectorScratch } from './vectors.js';
 
 interface SeriesState {
+  /** Key of the series in its metric's entries. */
+  hash: string;
   labels: string;
   id: number | undefined;
-  /** Value last written: a number (counter, gauge) or a vector (histogram, summary). */
+  /** Value last written from `entry`: a number (counter, gauge) or a vector (histogram, summary). */
   last: number | Float64Array | undefined;
   /** A vector to fill at the next flush; it becomes `last` once that flush commits (no per-flush allocation). */
   spare: Float64Array | undefined;
+  /**
+   * The prom-client entry `last` was read from. reset() and remove() replace entries (or, Summary.reset(),
+   * zero them in place): whatever an entry held beyond `last` is moved to `carry` first, so nothing
+   * recorded is lost (issue 13 §1.1).
+   */
+  entry: PromEntry | undefined;
+  /** Counter increments recorded in entries that are gone, not yet written. */
+  carry: number;
+  /** The same for histograms and summaries (allocated only after a reset or remove). */
+  carryVector: Float64Array | undefined;
+  /** The value is NaN (counter.inc(NaN)): not storable, counted once, skipped until the entry is replaced. */
+  nan: boolean;
+  /** The flush that last saw this series among its metric's entries. */
+  seen: number;
 }
 
 interface MetricState {
+  metric: PromMetric;
   def: MetricDef | undefined;
   id: number | undefined;
   series: Map<string, SeriesState>;
+  /** The registry's default labels, as last seen (new series are labelled with them). */
+  defaults: Record<string, unknown> | undefined;
+  /** prom-client keeps this metric's values where this store cannot read them: read through `metric.get()`. */
+  viaPublicApi: boolean;
+  /** The latest public read, written at the next flush. */
+  snapshot: Record<string, PromEntry> | undefined;
+  /** Series that reset()/remove() took away, with their unwritten part: written, then dropped, at the next flush. */
+  detached: SeriesState[];
+  /** The flush that last found the metric in an attached registry. */
+  seen: number;
+  /** Registered under the same name as another metric of an attached registry: reported once, not stored. */
+  duplicate: boolean;
 }
 
 /** What the store reports about a flush that wrote but could not store some metric. */
 export interface FlushNotice {
   metric: string;
   message: string;
+  /** The whole log line, when it is not "metric X not stored: message". */
+  text?: string;
 }
 
+const NO_ENTRIES: Record<string, PromEntry> = Object.freeze({}) as Record<string, PromEntry>;
+
 /**
- * The worker side: reads attached prom-client registries synchronously (prom-client's own get() is async;
- * its metric objects keep their values in `hashMap`) and writes what changed since the last flush in one
- * short IMMEDIATE transaction. Nothing in memory is updated unless the transaction commits, so a failed
- * flush loses nothing and a retried one counts nothing twice.
+ * The worker side: reads attached prom-client registries synchronously (through prom-internals.ts) and
+ * writes what changed since the last flush in one short IMMEDIATE transaction. Nothing in memory is
+ * updated unless the transaction commits, so a failed flush loses nothing and a retried one counts
+ * nothing twice.
  */
 export class Writer {
   readonly registries: Registry[] = [];
   private readonly states = new Map<PromMetric, MetricState>();
+  /** States of metrics removed from every attached registry, kept in case the same object comes back. */
+  private readonly retired = new WeakMap<PromMetric, MetricState>();
+  private readonly hooked = new WeakSet<object>();
   private writerId: number | undefined;
   private readonly scratch = new VectorScratch();
+  private tail = new Float64Array(16);
   /** The batched updaters of each connection's statements, made once and emptied before each metric. */
   private readonly rowBatches = new WeakMap<Statements, { values: RowBatch; vectors: RowBatch }>();
+  private epoch = 0;
+  private readonly names = new Map<string, PromMetric>();
+  /** What could not be said at attach() time; logged with the next flush. */
+  private readonly pending: FlushNotice[] = [];
+  /** Why prom-client's internals cannot be read (every metric then goes through its public API), if so. */
+  private internalsProblem: string | undefined | null = null;
   /** Flushes that failed since the last one that succeeded; reported with the next success. */
   failedFlushes = 0;
 
@@ -47,6 +105,40 @@ export class Writer {
     private readonly identity: ProcessIdentity,
     private readonly intervalMs: number,
   ) {}
+
+  /**
+   * Start persisting a registry: check prom-client's internals (once), and observe reset() and remove() of
+   * its metrics, those registered later included, so what they take away is carried forward.
+   */
+  attach(registry: Registry): void {
+    if (this.registries.includes(registry)) return;
+    if (this.internalsProblem === null) {
+      this.internalsProblem = checkPromClient();
+      if (this.internalsProblem !== undefined) {
+        this.pending.push({
+          metric: '*',
+          message: this.internalsProblem,
+          text: `prom-client ${promClientVersion()} keeps its values differently from what this store reads (${this.internalsProblem}); reading every metric through prom-client's public API instead: values are written one flush later, and a clean exit writes the values of the last read`,
+        });
+      }
+    }
+    this.registries.push(registry);
+    for (const metric of registry.getMetricsAsArray() as unknown as PromMetric[]) {
+      this.stateOf(metric, defaultLabelsOf(registry));
+    }
+    if (!this.hooked.has(registry)) {
+      this.hooked.add(registry);
+      const register = registry.registerMetric;
+      const writer = this;
+      registry.registerMetric = function registerMetric(this: Registry, metric) {
+        const r = register.call(this, metric);
+        // prom-client registers a metric from its base constructor, before the subclass set its type: only
+        // observe its resets now; it is described when first reset or flushed.
+        writer.observeResets(metric as unknown as PromMetric, () => defaultLabelsOf(registry));
+        return r;
+      };
+    }
+  }
 
   private batches(s: Statements): { values: RowBatch; vectors: RowBatch } {
     let batches = this.rowBatches.get(s);
@@ -69,10 +161,159 @@ export class Writer {
     }
   }
 
+  /** Whether some metric is read through prom-client's public (async) API: then call refresh() before flushing. */
+  needsRefresh(): boolean {
+    for (const st of this.states.values()) if (st.viaPublicApi && st.def) return true;
+    return false;
+  }
+
+  /** Read the metrics that go through prom-client's public API; their values are written by the next flush. */
+  async refresh(): Promise<void> {
+    const reads: Promise<void>[] = [];
+    for (const st of this.states.values()) {
+      if (!st.viaPublicApi || !st.def) continue;
+      reads.push(
+        publicEntries(st.metric).then(
+          (entries) => {
+            st.snapshot = entries;
+          },
+          (err: unknown) => {
+            this.pending.push({
+              metric: st.metric.name,
+              message: `get() failed: ${err instanceof Error ? err.message : String(err)}`,
+            });
+          },
+        ),
+      );
+    }
+    await Promise.all(reads);
+  }
+
+  /** The state of a metric, made (and its reset()/remove() observed) at first sight. */
+  private stateOf(metric: PromMetric, defaults: Record<string, unknown> | undefined): MetricState {
+    let st = this.states.get(metric);
+    if (st) return st;
+    st = this.retired.get(metric);
+    if (st) {
+      this.retired.delete(metric);
+      this.states.set(metric, st);
+      return st;
+    }
+    const def = describeMetric(metric);
+    if (typeof def === 'string') this.pending.push({ metric: metric.name, message: def });
+    const viaPublicApi = this.internalsProblem !== undefined || internalEntries(metric) === undefined;
+    st = {
+      metric,
+      def: typeof def === 'string' ? undefined : def,
+      id: undefined,
+      series: new Map(),
+      defaults,
+      viaPublicApi,
+      snapshot: undefined,
+      detached: [],
+      seen: 0,
+      duplicate: false,
+    };
+    this.states.set(metric, st);
+    if (st.def && viaPublicApi && this.internalsProblem === undefined) {
+      this.pending.push({
+        metric: metric.name,
+        message: 'unreadable internals',
+        text: `metric ${metric.name}: its values are not kept where prom-client ${promClientVersion()} keeps them (no hashMap of entries); reading it through prom-client's public API instead (its values are written one flush later)`,
+      });
+    }
+    if (st.def && !viaPublicApi && st.def.type !== 'gauge') this.observeResets(metric, () => defaults);
+    return st;
+  }
+
+  /** Wrap the metric's own reset() and remove() (not its hot path) to carry forward what they take away. */
+  private observeResets(metric: PromMetric, defaults: () => Record<string, unknown> | undefined): void {
+    if (this.hooked.has(metric)) return;
+    this.hooked.add(metric);
+    const writer = this;
+    const { reset, remove } = metric;
+    if (typeof reset === 'function') {
+      metric.reset = function (this: unknown, ...args: unknown[]) {
+        writer.beforeReset(metric, undefined, defaults);
+        return reset.apply(this, args);
+      };
+    }
+    if (typeof remove === 'function') {
+      metric.remove = function (this: unknown, ...args: unknown[]) {
+        writer.beforeReset(metric, args, defaults);
+        return remove.apply(this, args);
+      };
+    }
+  }
+
+  /** Before `metric.reset()` (args undefined) or `metric.remove(...args)`: carry forward what goes. */
+  private beforeReset(
+    metric: PromMetric,
+    removeArgs: unknown[] | undefined,
+    defaults: () => Record<string, unknown> | undefined,
+  ): void {
+    try {
+      const st = this.states.get(metric) ?? this.retired.get(metric) ?? this.stateOf(metric, defaults());
+      const def = st.def;
+      const entries = internalEntries(metric);
+      if (!def || st.viaPublicApi || def.type === 'gauge' || !entries) return;
+      const carry = (hash: string, entry: PromEntry | undefined) => {
+        if (!entry) return;
+        let ss = st.series.get(hash);
+        if (!ss) {
+          ss = newSeries(hash, encodeLabels(def.labelNames, entryLabels(entry), st.defaults));
+          st.series.set(hash, ss);
+        }
+        if (ss.entry !== undefined && ss.entry !== entry) this.carryForward(def, ss, ss.entry);
+        this.carryForward(def, ss, entry);
+        if (!st.detached.includes(ss)) st.detached.push(ss);
+      };
+      if (removeArgs === undefined) for (const hash in entries) carry(hash, entries[hash]);
+      else {
+        const hash = entryKey(metric, removeArgs);
+        if (hash !== undefined) carry(hash, entries[hash]);
+      }
+    } catch {
+      // Never let the store break the application's reset()/remove(); at worst the unflushed part is lost.
+    }
+  }
+
+  /**
+   * Move what `entry` holds beyond what was written from it into the series' carry, and start the series
+   * over from zero (its next entry is counted in full). NaN parts are dropped (they cannot be stored).
+   */
+  private carryForward(def: MetricDef, ss: SeriesState, entry: PromEntry | undefined): void {
+    if (entry) {
+      const base = ss.entry === entry ? ss.last : undefined;
+      if (def.type === 'counter') {
+        const v = entryValue(entry);
+        const b = (base as number | undefined) ?? 0;
+        const tail = v === b ? 0 : v - b;
+        if (tail > 0) ss.carry += tail;
+      } else if (def.type !== 'gauge') {
+        const n = vectorLength(def);
+        if (this.tail.length < n) this.tail = new Float64Array(n);
+        const v = fillVector(def.type === 'summary', bucketKeys(def), entry, this.tail.subarray(0, n));
+        const d = this.scratch.deltaOf(v, base as Float64Array | undefined);
+        if (d) {
+          const cv = ss.carryVector ?? new Float64Array(n);
+          for (let i = 0; i < n; i++) {
+            const x = d[i] as number;
+            if (!Number.isNaN(x)) cv[i] = (cv[i] as number) + x;
+          }
+          ss.carryVector = cv;
+        }
+      }
+    }
+    ss.entry = undefined;
+    if (def.type !== 'gauge') ss.last = undefined;
+  }
+
   /** Run inside a transaction. Returns the commit step, to call only once the transaction committed. */
   write(s: Statements, now: number, exiting: boolean, notices: FlushNotice[]): () => void {
     const commits: Array<() => void> = [];
     const reported = this.failedFlushes;
+    if (this.pending.length > 0) notices.push(...this.pending.splice(0));
     let wid = this.writerId;
     let fresh = false;
     if (wid === undefined && this.identity.startTicks) {
@@ -82,10 +323,17 @@ export class Writer {
       wid = (s.findWriter.get(id.pid, id.host, id.bootId, id.startTicks) as { id: number } | undefined)?.id;
       fresh = true;
     }
-    if (wid === undefined || s.touchWriter.run(now, reported, exiting ? 1 : 0, exiting ? 1 : 0, now, wid).changes === 0) {
+    if (
+      wid === undefined ||
+      s.touchWriter.run(now, reported, exiting ? 1 : 0, exiting ? 1 : 0, now, wid).changes === 0
+    ) {
       // First flush, or our row was folded (we were taken for dead): register anew and rewrite our gauges.
       const id = this.identity;
-      wid = (s.insertWriter.get(id.pid, id.host, id.bootId, id.startTicks, now, now, this.intervalMs, reported) as { id: number }).id;
+      wid = (
+        s.insertWriter.get(id.pid, id.host, id.bootId, id.startTicks, now, now, this.intervalMs, reported) as {
+          id: number;
+        }
+      ).id;
       if (exiting) s.touchWriter.run(now, 0, 1, 1, now, wid);
       fresh = true;
     }
@@ -94,38 +342,103 @@ export class Writer {
       this.writerId = writerId;
       this.failedFlushes -= reported;
     });
+    const epoch = ++this.epoch;
+    const names = this.registries.length > 1 ? this.names : undefined;
+    names?.clear();
+    const unstorable = { count: 0 };
     for (const registry of this.registries) {
-      const defaults = (registry as unknown as { _defaultLabels?: Record<string, unknown> })._defaultLabels;
-      const hasDefaults = defaults !== undefined && Object.keys(defaults).length > 0 ? defaults : undefined;
+      const defaults = defaultLabelsOf(registry);
       for (const metric of registry.getMetricsAsArray() as unknown as PromMetric[]) {
-        this.writeMetric(s, metric, writerId, fresh, now, hasDefaults, commits, notices);
+        const st = this.stateOf(metric, defaults);
+        st.defaults = defaults;
+        if (names) {
+          // The same name in two attached registries of this process: prom-client would render it twice
+          // (an invalid exposition), and summing two unrelated metrics is wrong: the first one is stored.
+          const first = names.get(metric.name);
+          if (first !== undefined) {
+            if (first !== metric) this.reportDuplicate(s, st, writerId, now, notices, commits);
+            st.seen = epoch;
+            continue;
+          }
+          names.set(metric.name, metric);
+        }
+        st.seen = epoch;
+        this.writeMetric(s, st, writerId, fresh, now, epoch, unstorable, commits, notices);
       }
     }
+    // Metrics no longer in any attached registry (registry.removeSingleMetric(), clear()): like reset(),
+    // what they recorded since the last flush is written and their counter totals stay; this process's
+    // gauge values for them are withdrawn (issue 13 §1.5).
+    for (const st of this.states.values()) {
+      if (st.seen !== epoch) this.retire(s, st, writerId, fresh, now, epoch, unstorable, commits, notices);
+    }
+    if (unstorable.count > 0) s.addMeta.run({ key: 'unstorable_values', n: unstorable.count });
     return () => {
       for (const c of commits) c();
     };
   }
 
-  private writeMetric(
+  private reportDuplicate(
     s: Statements,
-    metric: PromMetric,
+    st: MetricState,
+    wid: number,
+    now: number,
+    notices: FlushNotice[],
+    commits: Array<() => void>,
+  ): void {
+    if (st.duplicate) return;
+    const name = st.metric.name;
+    const detail = "registered in two attached registries of one process; only the first registry's is stored";
+    s.recordConflict.run(name, wid, detail, now);
+    notices.push({ metric: name, message: detail });
+    commits.push(() => {
+      st.duplicate = true;
+    });
+  }
+
+  private retire(
+    s: Statements,
+    st: MetricState,
     wid: number,
     fresh: boolean,
     now: number,
-    defaults: Record<string, unknown> | undefined,
+    epoch: number,
+    unstorable: { count: number },
     commits: Array<() => void>,
     notices: FlushNotice[],
   ): void {
-    let st = this.states.get(metric);
-    if (!st) {
-      const def = describeMetric(metric);
-      if (typeof def === 'string') notices.push({ metric: metric.name, message: def });
-      st = { def: typeof def === 'string' ? undefined : def, id: undefined, series: new Map() };
-      this.states.set(metric, st);
+    if (st.def) {
+      this.writeMetric(s, st, wid, fresh, now, epoch, unstorable, commits, notices);
+      const mid = st.id;
+      if (st.def.type === 'gauge')
+        for (const ss of st.series.values()) if (ss.id !== undefined) s.deleteGauge.run(ss.id, wid);
+      if (mid !== undefined) s.undeclare.run(wid, mid);
     }
+    commits.push(() => {
+      if (st.seen === epoch) return;
+      st.id = undefined;
+      if (st.def?.type === 'gauge') st.series.clear();
+      this.states.delete(st.metric);
+      this.retired.set(st.metric, st);
+    });
+  }
+
+  private writeMetric(
+    s: Statements,
+    st: MetricState,
+    wid: number,
+    fresh: boolean,
+    now: number,
+    epoch: number,
+    unstorable: { count: number },
+    commits: Array<() => void>,
+    notices: FlushNotice[],
+  ): void {
     const def = st.def;
-    if (!def) return;
-    runCollect(metric);
+    if (!def || st.duplicate) return;
+    const metric = st.metric;
+    const viaPublicApi = st.viaPublicApi;
+    if (!viaPublicApi) runCollect(metric);
 
     let mid = fresh ? undefined : st.id;
     if (mid === undefined) {
@@ -145,9 +458,12 @@ export class Writer {
       if (changed) fresh = true; // a new metric row: every series id must be resolved again
     }
     const metricId = mid;
-    const hashMap = metric.hashMap;
+    const hashMap = (viaPublicApi ? st.snapshot : internalEntries(metric)) ?? NO_ENTRIES;
     const isGauge = def.type === 'gauge';
     const isCounter = def.type === 'counter';
+    const isSummary = def.type === 'summary';
+    const keys = bucketKeys(def);
+    const n = isGauge || isCounter ? 0 : vectorLength(def);
     const state = st;
     let stale = false;
     const missing = () => {
@@ -161,38 +477,55 @@ export class Writer {
       if (!entry) continue;
       let ss = st.series.get(hash);
       if (!ss) {
-        ss = { labels: encodeLabels(def.labelNames, entry.labels, defaults), id: undefined, last: undefined, spare: undefined };
+        ss = newSeries(hash, encodeLabels(def.labelNames, entryLabels(entry), st.defaults));
         st.series.set(hash, ss);
       }
+      ss.seen = epoch;
       const known = fresh ? undefined : ss.id;
-      if (isCounter || isGauge) {
-        const v = entry.value ?? 0;
-        const last = ss.last as number | undefined;
-        if (known !== undefined && last === v) continue;
+      if (isGauge) {
+        const v = entryValue(entry);
+        if (known !== undefined && ss.last === v) continue;
         const sid = known ?? seriesId(s, metricId, ss.labels);
-        if (isGauge) {
-          s.setGauge.run(sid, wid, v, now);
-          commits.push(written(ss, sid, v));
+        s.setGauge.run(sid, wid, v, now);
+        commits.push(written(ss, sid, v, entry));
+        continue;
+      }
+      // An entry other than the one last written from: reset() or remove() replaced it unobserved.
+      if (!viaPublicApi && ss.entry !== entry) this.carryForward(def, ss, ss.entry);
+      if (isCounter) {
+        const v = entryValue(entry);
+        const last = ss.last as number | undefined;
+        if (known !== undefined && last === v && ss.carry === 0) continue;
+        // A value below the last written one means the counter was reset in a way not observed.
+        const delta = (last === undefined || v < last ? v : v === last ? 0 : v - last) + ss.carry;
+        if (Number.isNaN(delta)) {
+          // counter.inc(NaN) (prom-client accepts it): the series stays at its stored total (issue 13 §1.2).
+          if (!ss.nan) this.unstorable(def, ss, unstorable, notices, commits);
           continue;
         }
-        // A value below the last written one means the counter was reset in this process.
-        const delta = last === undefined || v < last ? v : v - last;
-        if (delta === 0) commits.push(written(ss, sid, v));
-        else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v)), missing);
+        const sid = known ?? seriesId(s, metricId, ss.labels);
+        if (delta === 0) commits.push(written(ss, sid, v, entry));
+        else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v, entry)), missing);
       } else {
         const last = ss.last as Float64Array | undefined;
+        const carry = ss.carryVector;
         // Every observation changes count and sum: when both are as last written, nothing changed, and
         // the vectors need not be built (idle histograms were most of an idle flush's cost).
-        if (known !== undefined && last && entry.count === last[last.length - 1] && entry.sum === last[last.length - 2]) {
+        if (
+          known !== undefined &&
+          last &&
+          !carry &&
+          entryCount(entry) === last[n - 1] &&
+          entrySum(entry) === last[n - 2]
+        ) {
           continue;
         }
-        const n = vectorLength(def);
-        const v = fillVector(def, entry, ss.spare?.length === n ? ss.spare : new Float64Array(n));
-        const delta = this.scratch.deltaOf(v, last);
+        const v = fillVector(isSummary, keys, entry, ss.spare?.length === n ? ss.spare : new Float64Array(n));
+        const delta = this.scratch.deltaOf(v, last, carry);
         if (delta === undefined && known !== undefined) continue;
         const sid = known ?? seriesId(s, metricId, ss.labels);
         if (delta === undefined) {
-          commits.push(writtenVector(ss, sid, v));
+          commits.push(writtenVector(ss, sid, v, entry));
           continue;
         }
         // Read, add, write: we hold the write lock (IMMEDIATE), so no other process adds in between.
@@ -203,9 +536,11 @@ export class Writer {
         }
         const rows = batch as RowBatch;
         const sum = this.scratch.added(stored, delta, n, rows.slot);
-        rows.add(sid, sum, () => commits.push(writtenVector(ss, sid, v)), missing);
+        rows.add(sid, sum, () => commits.push(writtenVector(ss, sid, v, entry)), missing);
       }
     }
+    if (st.detached.length > 0 && !isGauge)
+      this.writeDetached(s, st, metricId, fresh, epoch, n, batch as RowBatch, missing, commits);
     batch?.finish();
     if (isGauge && st.series.size > Object.keys(hashMap).length) {
       // gauge.remove(labels) / reset(): this process no longer reports those series.
@@ -217,22 +552,103 @@ export class Writer {
       }
     }
   }
+
+  /** Series reset()/remove() took away and that did not come back: write what they held, then forget them. */
+  private writeDetached(
+    s: Statements,
+    st: MetricState,
+    metricId: number,
+    fresh: boolean,
+    epoch: number,
+    n: number,
+    rows: RowBatch,
+    missing: () => void,
+    commits: Array<() => void>,
+  ): void {
+    const gone: SeriesState[] = [];
+    for (const ss of st.detached) {
+      if (ss.seen === epoch) continue; // it came back: written with its carry above
+      gone.push(ss);
+      const carry = ss.carry;
+      const cv = ss.carryVector;
+      if (carry === 0 && !cv) continue;
+      const sid = (fresh ? undefined : ss.id) ?? seriesId(s, metricId, ss.labels);
+      const done = () =>
+        commits.push(() => {
+          ss.id = sid;
+          ss.carry = 0;
+          ss.carryVector = undefined;
+        });
+      if (cv) {
+        const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
+        if (stored === undefined) {
+          missing();
+          continue;
+        }
+        rows.add(sid, this.scratch.added(stored, cv, n, rows.slot), done, missing);
+      } else rows.add(sid, carry, done, missing);
+    }
+    commits.push(() => {
+      for (const ss of gone) {
+        if (ss.carry !== 0 || ss.carryVector) continue; // not written (its row was gone): kept for the next flush
+        if (st.series.get(ss.hash) === ss && ss.entry === undefined) st.series.delete(ss.hash);
+      }
+      st.detached = st.detached.filter((ss) => ss.carry !== 0 || ss.carryVector !== undefined);
+    });
+  }
+
+  private unstorable(
+    def: MetricDef,
+    ss: SeriesState,
+    unstorable: { count: number },
+    notices: FlushNotice[],
+    commits: Array<() => void>,
+  ): void {
+    unstorable.count++;
+    notices.push({
+      metric: def.name,
+      message: `a series' value is NaN (${def.name}{${ss.labels}}); that series keeps its stored total until the metric is reset`,
+    });
+    commits.push(() => {
+      ss.nan = true;
+    });
+  }
 }
 
-/** The commit step of one series: its row id and the value now stored for it. */
-function written(state: SeriesState, id: number, value: number | Float64Array): () => void {
+function newSeries(hash: string, labels: string): SeriesState {
+  return {
+    hash,
+    labels,
+    id: undefined,
+    last: undefined,
+    spare: undefined,
+    entry: undefined,
+    carry: 0,
+    carryVector: undefined,
+    nan: false,
+    seen: 0,
+  };
+}
+
+/** The commit step of one series: its row id, the value now stored for it and the entry it came from. */
+function written(state: SeriesState, id: number, value: number, entry: PromEntry): () => void {
   return () => {
     state.id = id;
     state.last = value;
+    state.entry = entry;
+    state.carry = 0;
+    state.nan = false;
   };
 }
 
 /** The commit step of a vector series: the vector written becomes `last`, the one it replaces the next spare. */
-function writtenVector(state: SeriesState, id: number, value: Float64Array): () => void {
+function writtenVector(state: SeriesState, id: number, value: Float64Array, entry: PromEntry): () => void {
   return () => {
     const previous = state.last;
     state.id = id;
     state.last = value;
+    state.entry = entry;
+    state.carryVector = undefined;
     state.spare = previous instanceof Float64Array && previous !== value ? previous : undefined;
   };
 }

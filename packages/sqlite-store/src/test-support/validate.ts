@@ -113,7 +113,7 @@ export function openMetricsProblems(text: string, { python = true } = {}): strin
   return problems;
 }
 
-/** Buckets ascending and cumulative, ending with +Inf equal to _count; _sum present. */
+/** Buckets ascending and cumulative, ending with +Inf equal to _count; _sum and _count as OpenMetrics allows. */
 function histogramProblems(name: string, samples: Exposition['samples']): string[] {
   const problems: string[] = [];
   const groups = new Map<string, { buckets: [number, number][]; count?: number; sum?: number }>();
@@ -137,8 +137,15 @@ function histogramProblems(name: string, samples: Exposition['samples']): string
       if (!(le1 > le0)) problems.push(`${name}${key} buckets not ascending`);
       if (v1 < v0) problems.push(`${name}${key} buckets not cumulative`);
     }
-    if (g.count !== g.buckets.at(-1)?.[1]) problems.push(`${name}${key} _count differs from the +Inf bucket`);
-    if (g.sum === undefined) problems.push(`${name}${key} has no _sum`);
+    // OpenMetrics 1.0: _sum and _count come together or not at all; _sum is a counter (never negative or
+    // NaN); a histogram with negative bucket bounds has no _sum.
+    if (g.count !== undefined && g.count !== g.buckets.at(-1)?.[1]) {
+      problems.push(`${name}${key} _count differs from the +Inf bucket`);
+    }
+    if ((g.sum === undefined) !== (g.count === undefined))
+      problems.push(`${name}${key} has only one of _sum and _count`);
+    if (g.sum !== undefined && !(g.sum >= 0)) problems.push(`${name}${key} has a negative or NaN _sum`);
+    if (g.sum !== undefined && les.some((le) => le < 0)) problems.push(`${name}${key} has negative buckets and a _sum`);
   }
   return problems;
 }
