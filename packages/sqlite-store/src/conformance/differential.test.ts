@@ -22,8 +22,8 @@ import { type Cluster, clusterArb, type Program, programArb } from './support/pr
  * `x_total`, so its OpenMetrics is no reference; the store's is validated all the same).
  */
 
-const SEEDS = Array.from({ length: 24 }, (_, i) => 1000 + i * 7919);
-const CLUSTER_SEEDS = Array.from({ length: 5 }, (_, i) => 5000 + i * 104729);
+const SEEDS = Array.from({ length: 20 }, (_, i) => 1000 + i * 7919);
+const CLUSTER_SEEDS = Array.from({ length: 4 }, (_, i) => 5000 + i * 104729);
 const quiet = { warn: () => {}, info: () => {} };
 
 const WRITER = '../conformance/support/writer.mjs';
@@ -107,7 +107,7 @@ describe('one writer: the store renders what prom-client renders', () => {
       fc.asyncProperty(programArb, async (program) => {
         expectSame(program, await run(program));
       }),
-      { numRuns: 30, interruptAfterTimeLimit: 10_000 },
+      { numRuns: 20, interruptAfterTimeLimit: 10_000 },
     );
   });
 });
@@ -128,7 +128,7 @@ describe('several writers of the same definitions, one SIGKILLed: the store merg
         const program = c.writers[0] as Program;
         expect(view(o.store, false, program, 'store')).toEqual(view(o.reference, false, program, 'reference'));
       }),
-      { numRuns: 5, interruptAfterTimeLimit: 8_000 },
+      { numRuns: 4, interruptAfterTimeLimit: 8_000 },
     );
   });
 });

@@ -16,6 +16,7 @@ import type { Op } from './harness.js';
  * - no label named `pid` on all/liveall gauges (issue13-bugs.test.ts, 1.3), `le` or `quantile`;
  * - default labels are set before any metric exists (the store encodes a series' labels once);
  * - reset()/remove() come right after a flush (see concrete());
+ * - a series never sets a default label to the default's value (see concrete());
  * - no removeSingleMetric (issue13-bugs.test.ts, 1.5), histogram zero() (prom-client-rendering.test.ts),
  *   timers or setToCurrentTime (clock values).
  */
@@ -118,7 +119,7 @@ function programOf(
     program.push({ op: 'registry', method: 'setDefaultLabels', args: [defaultLabels] });
   }
   for (const s of specs) program.push({ op: 'define', kind: s.kind, config: configOf(s) });
-  for (const raw of ops) program.push(...concrete(specs, raw, cluster));
+  for (const raw of ops) program.push(...concrete(specs, raw, cluster, defaultLabels ?? {}));
   program.push({ op: 'flush' });
   return { defaultLabels, metrics: specs, ops: program };
 }
@@ -170,14 +171,18 @@ type RawOp = { metric: number; action: number; values: number[]; omit: number[];
  * between two flushes is never seen by the store (it reads prom-client's values at flush time), so the
  * reference could not tell what the store should have. Growing back after it is what issue 13, 1.1 is about.
  */
-function concrete(specs: MetricSpec[], raw: RawOp, cluster: boolean): Op[] {
+function concrete(specs: MetricSpec[], raw: RawOp, cluster: boolean, defaults: Record<string, string>): Op[] {
   if (raw.action >= 98) return [FLUSH, { op: 'registry', method: 'resetMetrics' }];
   if (raw.action >= 85) return [FLUSH];
   const m = specs[raw.metric % specs.length] as MetricSpec;
   const labels: Record<string, string> = {};
   m.labelNames.forEach((name, j) => {
     if (raw.omit[j] === 0) return; // prom-client lets a series leave a declared label out
-    labels[name] = LABEL_VALUES[(raw.values[j] ?? 0) % LABEL_VALUES.length] as string;
+    const v = LABEL_VALUES[(raw.values[j] ?? 0) % LABEL_VALUES.length] as string;
+    // A series that sets a default label to the default's own value is left without it: prom-client
+    // keeps that one and the one that leaves it out apart and renders both with the same labels (a
+    // duplicate sample, which Prometheus rejects); the store makes them one series.
+    if (defaults[name] !== v) labels[name] = v;
   });
   if (raw.action >= 80) return [FLUSH, { op: 'call', name: m.name, method: 'reset' }];
   if (raw.action >= 74) return [FLUSH, { op: 'call', name: m.name, method: 'remove', args: [labels] }];
