@@ -196,6 +196,7 @@ describe('PM2 cluster mode with the aggregator in fork mode (the aggregator READ
     expect(afterKill).toBeGreaterThanOrEqual(before);
     expect(afterKill).toBeLessThanOrEqual(sent);
     const lost = sent - afterKill;
+    console.log(`kill -9 of instance ${victim}: ${lost} of the ${KILL_BURST} requests sent just before it lost`);
     await send(BATCH);
     expect(await mergedCount(sent - lost)).toBe(sent - lost);
   });

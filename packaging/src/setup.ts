@@ -6,7 +6,7 @@
  *
  * A failed install does not stop the run: its error is handed to the tests, which report it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -47,6 +47,12 @@ async function timed<T>(seconds: Record<string, number>, step: string, fn: () =>
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // While working on the tests: KCI_PACKAGING_KEEP=1 keeps the apps, KCI_PACKAGING_REUSE=<their dir> reuses them.
+  const reuse = process.env.KCI_PACKAGING_REUSE;
+  if (reuse) {
+    project.provide('packaging', JSON.parse(await readFile(join(reuse, 'context.json'), 'utf8')) as PackagingContext);
+    return async () => {};
+  }
   const root = await mkdtemp(join(tmpdir(), 'kci-packaging-'));
   const seconds: Record<string, number> = {};
   const tarballs: Record<string, string> = {};
@@ -84,6 +90,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     seconds,
   };
   process.stdout.write(`packaging setup (s): ${JSON.stringify(seconds)}\n`);
+  await writeFile(join(root, 'context.json'), JSON.stringify(context, null, 2));
   project.provide('packaging', context);
   return async () => {
     if (!process.env.KCI_PACKAGING_KEEP) await rm(root, { recursive: true, force: true });
