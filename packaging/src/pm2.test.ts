@@ -10,7 +10,7 @@
  * bound is one flush interval of the killed process's traffic; the burst is all the traffic it could have had.)
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -106,34 +106,26 @@ beforeAll(async () => {
   const example = join(app.dir, 'node_modules', '@kci-metrics', 'aggregator', 'examples', 'ecosystem.config.cjs');
   if (!existsSync(example))
     throw new Error(`the aggregator package ships no examples/ecosystem.config.cjs (${example})`);
-  const config = createRequire(import.meta.url)(example) as { apps: PmApp[] };
+  // As its comment says: copied next to the app's package.json, with the app's entry file (app.js) beside it.
+  await copyFile(example, join(app.dir, 'ecosystem.config.cjs'));
+  await writeWorker(app.dir, 'koa', 'app.js');
+  const config = createRequire(import.meta.url)(join(app.dir, 'ecosystem.config.cjs')) as { apps: PmApp[] };
   const cluster = config.apps.find((a) => a.exec_mode === 'cluster' || a.exec_mode === 'cluster_mode');
   const aggregator = config.apps.find((a) => a !== cluster);
   if (!cluster || !aggregator) throw new Error(`expected an app in cluster mode and the aggregator in ${example}`);
   appName = cluster.name;
-  // The example as a user adapts it: their app's script, a store directory and ports of the test's own.
+  // Only what a test must own changes: the store directory, the ports, a short flush interval, and 3
+  // instances rather than 'max' (2 on this machine).
   const store = await mkdtemp(join(app.dir, 'pm2-store-'));
   appPort = await freePort();
   const metricsPort = await freePort();
   metricsUrl = `http://127.0.0.1:${metricsPort}/metrics/`;
-  const shared = {
-    PROMETHEUS_MULTIPROC_DIR: store,
-    PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: FLUSH_MS,
-    PROMETHEUS_METRICS_ENABLED: 'true',
-  };
-  const worker = await writeWorker(app.dir, 'koa');
+  const shared = { PROMETHEUS_MULTIPROC_DIR: store, PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: FLUSH_MS };
   const patched = {
     apps: [
-      {
-        ...cluster,
-        script: join(app.dir, worker),
-        cwd: app.dir,
-        instances: INSTANCES,
-        env: { ...cluster.env, ...shared, PORT: String(appPort) },
-      },
+      { ...cluster, instances: INSTANCES, env: { ...cluster.env, ...shared, PORT: String(appPort) } },
       {
         ...aggregator,
-        cwd: app.dir,
         env: {
           ...aggregator.env,
           ...shared,

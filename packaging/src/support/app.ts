@@ -6,7 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { installLines } from './readme.js';
+import { installSteps } from './readme.js';
 import { PNPM, run } from './run.js';
 import { publishablePackages } from './workspace.js';
 
@@ -27,18 +27,18 @@ function readmes(): string[] {
 }
 
 /**
- * The words after `pnpm add` / `npm install` of every README install line, merged into one install (one
- * native build per app). An npm user of READMEs that only show pnpm types the same names after `npm install`,
- * without pnpm's flags.
+ * What the READMEs say to type, merged into one install (one native build per app), and the commands that
+ * follow it. A README that shows only pnpm is followed by an npm user with the same names after
+ * `npm install`, without pnpm's flags and pnpm's follow-up commands.
  */
-export function readmeInstallWords(client: Client): string[] {
-  let lines = readmes().flatMap((file) => installLines(file, client));
-  if (client === 'npm' && lines.length === 0) {
-    lines = readmes()
-      .flatMap((file) => installLines(file, 'pnpm'))
-      .map((words) => words.filter((w) => !w.startsWith('-')));
-  }
-  return [...new Set(lines.flat())];
+export function readmeInstall(client: Client): { words: string[]; then: string[][] } {
+  const steps = readmes().flatMap((file) => {
+    const own = installSteps(file, client);
+    if (client === 'pnpm' || own.length > 0) return own;
+    return installSteps(file, 'pnpm').map((s) => ({ install: s.install.filter((w) => !w.startsWith('-')), then: [] }));
+  });
+  const then = new Map(steps.flatMap((s) => s.then).map((args) => [args.join(' '), args]));
+  return { words: [...new Set(steps.flatMap((s) => s.install))], then: [...then.values()] };
 }
 
 /** A registry name (with or without a version range) becomes its tarball's path. */
@@ -58,7 +58,8 @@ export async function installApp(
     join(dir, 'package.json'),
     `${JSON.stringify({ name: `${client}-app`, version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
   );
-  const fromReadmes = readmeInstallWords(client).map((w) => toTarball(w, tarballs));
+  const readme = readmeInstall(client);
+  const fromReadmes = readme.words.map((w) => toTarball(w, tarballs));
   // Every @kci-metrics package a README names depends on others the registry would bring; from tarballs,
   // npm takes them from the install line, pnpm from the overrides below.
   const words = [...new Set([...fromReadmes, ...Object.values(tarballs), ...extra])];
@@ -70,10 +71,19 @@ export async function installApp(
       `storeDir: ${join(dir, '..', 'pnpm-store')}\noverrides:\n${overrides.join('\n')}\n`,
     );
   }
-  const [command, args] = client === 'npm' ? ['npm', ['install', ...words]] : ['npx', [...PNPM, 'add', ...words]];
-  const line = `${command} ${args.join(' ')}`;
+  const opts = { cwd: dir, timeoutMs: 480_000 };
+  const invoke = (args: string[]) => (client === 'npm' ? run('npm', args, opts) : run('npx', [...PNPM, ...args], opts));
+  const commands = [[client === 'npm' ? 'install' : 'add', ...words], ...readme.then];
+  const line = commands.map((args) => `${client} ${args.join(' ')}`).join(' && ');
   try {
-    await run(command, args, { cwd: dir, timeoutMs: 480_000 });
+    try {
+      await invoke(commands[0] ?? []);
+    } catch (error) {
+      // pnpm 10+ exits with ERR_PNPM_IGNORED_BUILDS when a dependency's build was not allowed yet; the
+      // READMEs' next command (approve-builds) is the answer to exactly that.
+      if (!(readme.then.length > 0 && /ERR_PNPM_IGNORED_BUILDS/.test((error as Error).message))) throw error;
+    }
+    for (const args of readme.then) await invoke(args);
     return { dir, client, command: line };
   } catch (error) {
     return { dir, client, command: line, error: (error as Error).message };

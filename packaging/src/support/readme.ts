@@ -37,25 +37,37 @@ export function snippet(file: string, needle: string, heading?: string): string 
   return block.code;
 }
 
+/** One shell block's install line (the words after `pnpm add` / `npm install`) and the client commands after it. */
+export interface InstallStep {
+  install: string[];
+  /** Later lines of the same block for the same client, e.g. `pnpm approve-builds better-sqlite3`, as words. */
+  then: string[][];
+}
+
 /**
  * The install lines of a README's shell blocks for one client: `pnpm add …` or `npm install …` (`npm i`),
- * each split into its words. Lines continued with a backslash are joined.
+ * each split into its words, with the same client's commands that follow in the block. Comments are dropped,
+ * lines continued with a backslash are joined.
  */
-export function installLines(file: string, client: 'npm' | 'pnpm'): string[][] {
-  const lines: string[][] = [];
+export function installSteps(file: string, client: 'npm' | 'pnpm'): InstallStep[] {
+  const steps: InstallStep[] = [];
+  const command = client === 'pnpm' ? /^(?:npx (?:--yes |-y )?)?pnpm(?:@[\d.]+)? (.*)$/ : /^npm (.*)$/;
   for (const block of codeBlocks(file).filter((b) => /^(sh|bash|shell|console)?$/.test(b.lang))) {
+    let step: InstallStep | undefined;
     for (const raw of block.code.replace(/\\\n/g, ' ').split('\n')) {
       const line = raw
         .replace(/^\$\s*/, '')
         .replace(/\s+#.*$/, '')
         .trim();
-      const words = line.split(/\s+/);
-      const isPnpm = /^(npx (--yes |-y )?)?pnpm(@[\d.]+)? add /.test(line);
-      const isNpm = /^npm (install|i) /.test(line);
-      if ((client === 'pnpm' && isPnpm) || (client === 'npm' && isNpm)) {
-        lines.push(words.slice(words.findIndex((w) => w === 'add' || w === 'install' || w === 'i') + 1));
+      const args = command.exec(line)?.[1]?.split(/\s+/);
+      if (!args) continue;
+      if (/^(add|install|i)$/.test(args[0] ?? '') && args.length > 1 && (client === 'pnpm') === (args[0] === 'add')) {
+        step = { install: args.slice(1), then: [] };
+        steps.push(step);
+      } else if (step) {
+        step.then.push(args);
       }
     }
   }
-  return lines;
+  return steps;
 }

@@ -36,11 +36,14 @@ routerOfThePackagingTest.get('/tree/:commitHash/full', (ctx) => {
 app.use(routerOfThePackagingTest.routes());
 `;
 
-/** Writes `<name>.mjs` into the app and returns its file name. */
-export async function writeWorker(appDir: string, framework: Framework): Promise<string> {
+/** Writes the worker into the app (`worker-<framework>.mjs` unless named) and returns its file name. */
+export async function writeWorker(
+  appDir: string,
+  framework: Framework,
+  name = `worker-${framework}.mjs`,
+): Promise<string> {
   const { file, code } = readmeCode(framework);
   const body = framework === 'koa' && !code.includes('/tree/:commitHash/full') ? `${code}${KOA_ROUTE}` : code;
-  const name = `worker-${framework}.mjs`;
   await writeFile(join(appDir, name), `// ${file}, verbatim:\n${body}\n// The packaging test's wrapper:${LISTEN}`);
   return name;
 }
