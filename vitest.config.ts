@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // totals of every test that ran.
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'monitoring'],
+    projects: ['packages/*', 'apps/*', 'monitoring', 'packaging'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci-out/vitest.json' }]] : ['default'],
   },
 });

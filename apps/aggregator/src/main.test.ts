@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get } from './test-support/http.js';
 import { assertBuilt, freePort, MAIN, runMain } from './test-support/process.js';
@@ -14,7 +15,11 @@ beforeAll(assertBuilt);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function base(port: number): Record<string, string> {
-  return { PROMETHEUS_METRICS_PORT: String(port), PROMETHEUS_METRICS_HOST: '127.0.0.1', PROMETHEUS_MULTIPROC_DIR: storeDir };
+  return {
+    PROMETHEUS_METRICS_PORT: String(port),
+    PROMETHEUS_METRICS_HOST: '127.0.0.1',
+    PROMETHEUS_MULTIPROC_DIR: storeDir,
+  };
 }
 
 describe('invalid environment', () => {
@@ -36,6 +41,57 @@ describe('invalid environment', () => {
     expect(child.stderr()).toMatch(new RegExp(`^aggregator: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\\n$`));
     expect(child.stderr()).not.toMatch(/\n\s+at /);
     expect(child.stderr().split('\n')).toHaveLength(2);
+  });
+});
+
+describe('the installed command', () => {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+  it('package.json names it kci-metrics-aggregator, and its file is the program these tests run, with a shebang', () => {
+    expect(manifest.name).toBe('@kci-metrics/aggregator');
+    expect(fileURLToPath(new URL(`../${manifest.bin['kci-metrics-aggregator']}`, import.meta.url))).toBe(MAIN);
+    expect(readFileSync(MAIN, 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env node');
+  });
+
+  it.each(['--help', '-h'])('%s prints the usage with every variable, exit 0', async (flag) => {
+    const child = runMain({}, { args: [flag] });
+    expect(await child.exited).toBe(0);
+    expect(child.stdout()).toMatch(/^Usage: kci-metrics-aggregator/);
+    for (const name of [
+      'PROMETHEUS_METRICS_PORT',
+      'PROMETHEUS_METRICS_HOST',
+      'PROMETHEUS_MULTIPROC_DIR',
+      'PROMETHEUS_METRICS_AUTH_TOKEN',
+    ]) {
+      expect(child.stdout()).toContain(name);
+    }
+    expect(child.stderr()).toBe('');
+  });
+
+  it('--version prints the package version, exit 0', async () => {
+    const child = runMain({}, { args: ['--version'] });
+    expect(await child.exited).toBe(0);
+    expect(child.stdout()).toBe(`${manifest.version}\n`);
+  });
+
+  it('an unknown argument exits 2 naming it', async () => {
+    const child = runMain({}, { args: ['--port=9000'] });
+    expect(await child.exited).toBe(2);
+    expect(child.stderr()).toBe(
+      'aggregator: unknown argument "--port=9000": the aggregator is configured by the environment (see --help)\n',
+    );
+  });
+
+  it('PROMETHEUS_METRICS_ENABLED=false does not stop it: it serves what the store holds (documented)', async () => {
+    const port = await freePort();
+    const child = runMain({ ...base(port), PROMETHEUS_METRICS_ENABLED: 'false' });
+    try {
+      await child.waitFor('listening');
+      expect((await get(port)).status).toBe(200);
+    } finally {
+      child.process.kill('SIGTERM');
+      expect(await child.exited).toBe(0);
+    }
   });
 });
 
@@ -83,7 +139,9 @@ describe('running', () => {
     chmodSync(unsafe, 0o777);
     const child = runMain({ ...base(await freePort()), PROMETHEUS_MULTIPROC_DIR: unsafe });
     expect(await child.exited).toBe(1);
-    expect(child.stderr()).toMatch(new RegExp(`^aggregator: cannot open the metrics store in ${unsafe}: .*STORE_UNSAFE_DIR.*writable by every user`));
+    expect(child.stderr()).toMatch(
+      new RegExp(`^aggregator: cannot open the metrics store in ${unsafe}: .*STORE_UNSAFE_DIR.*writable by every user`),
+    );
     expect(child.stderr().split('\n')).toHaveLength(2);
   });
 

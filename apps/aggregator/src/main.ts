@@ -1,72 +1,56 @@
+#!/usr/bin/env node
 /**
- * The aggregator process: `node dist/main.js` (or `pnpm --filter aggregator start`).
+ * The aggregator command: `kci-metrics-aggregator` (installed with @kci-metrics/aggregator), also
+ * `node dist/main.js` and `pnpm --filter aggregator start` in this repository.
  *
  * Exit codes: 0 after SIGTERM/SIGINT (or when the parent that forked it goes away), 1 when the store cannot be
- * opened or the address cannot be bound, 2 for an invalid environment variable. Start-up errors are one line on
- * stderr naming the variable and the value (or the address and the reason), never a stack trace.
+ * opened or the address cannot be bound, 2 for an invalid environment variable or argument. Start-up errors are
+ * one line on stderr naming the variable and the value (or the address and the reason), never a stack trace.
  */
-import type { Server } from 'node:http';
-import { ConfigError, loadConfig, type MetricsConfig } from '@kci-metrics/core';
-import { type MetricsStore, openStore } from '@kci-metrics/sqlite-store';
-import { type AuthConfig, parseAuthConfig } from './auth.js';
-import { createAggregatorServer } from './server.js';
-import { consoleLogger, describeError } from './store-watch.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '@kci-metrics/core';
+import { type RunningAggregator, startAggregator } from './start.js';
 
-const logger = consoleLogger;
-// Connections still open this long after a stop signal are cut, so a stuck scraper cannot delay a restart.
-const SHUTDOWN_GRACE_MS = 3_000;
+const USAGE = `Usage: kci-metrics-aggregator [--help] [--version]
+
+Serves the merged metrics of every process that writes to the @kci-metrics SQLite store at
+http://HOST:PORT/metrics/. Run one per host, as the same user as the workers. Configured by the environment:
+
+  PROMETHEUS_METRICS_PORT        port, 1-65535 (default 8001)
+  PROMETHEUS_METRICS_HOST        bind address (default 0.0.0.0)
+  PROMETHEUS_MULTIPROC_DIR       the store directory the workers write to (default /tmp/prometheus_multiproc_dir)
+  PROMETHEUS_METRICS_AUTH_TOKEN[_FILE]                require a bearer token
+  PROMETHEUS_METRICS_BASIC_AUTH_USER, _PASSWORD[_FILE] require basic auth
+
+Stops on SIGTERM or SIGINT. Exit codes: 0 stopped, 1 store or address unusable, 2 invalid variable or argument.
+Documentation: https://github.com/kci-metrics/kci-metrics/tree/main/apps/aggregator#readme
+`;
 
 function fail(message: string, exitCode: number): never {
   process.stderr.write(`aggregator: ${message}\n`);
   process.exit(exitCode);
 }
 
-function readConfig(): { config: MetricsConfig; auth: AuthConfig } {
-  try {
-    return { config: loadConfig(process.env), auth: parseAuthConfig(process.env) };
-  } catch (error) {
-    if (error instanceof ConfigError) fail(error.message, 2);
-    throw error;
-  }
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
-function open(dir: string): MetricsStore {
-  try {
-    return openStore({ dir });
-  } catch (error) {
-    fail(`cannot open the metrics store in ${dir}: ${describeError(error)}`, 1);
-  }
-}
-
-function url(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics/`;
-}
-
-function listen(server: Server, config: MetricsConfig, store: MetricsStore): void {
-  server.once('error', (error: NodeJS.ErrnoException) => {
-    const reason = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.message;
-    store.close();
-    fail(`cannot listen on ${url(config.host, config.port)}: ${reason} (${error.code ?? 'error'})`, 1);
-  });
-  server.listen(config.port, config.host, () => {
-    server.removeAllListeners('error');
-    server.on('error', (error) => logger.error(`aggregator server error: ${describeError(error)}`));
-    logger.info(`aggregator listening on ${url(config.host, config.port)} (store ${config.multiprocDir})`);
-  });
-}
-
-function stopOn(server: Server, store: MetricsStore): void {
+/**
+ * Stop on SIGTERM/SIGINT, and when the parent that forked it goes away. Registered before the server starts:
+ * a signal that arrives right after the "listening" line (or during the start) must stop it cleanly, not
+ * kill it with the signal's default action.
+ */
+function stopOn(started: Promise<RunningAggregator>): void {
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`aggregator stopping (${reason})`);
-    server.close(() => {
-      store.close();
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-    setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    console.log(`aggregator stopping (${reason})`);
+    void started.then(
+      (aggregator) => aggregator.close().then(() => process.exit(0)),
+      () => {}, // the start failed: its error decides the exit code
+    );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -75,8 +59,23 @@ function stopOn(server: Server, store: MetricsStore): void {
   if (process.connected) process.once('disconnect', () => stop('parent process exited'));
 }
 
-const { config, auth } = readConfig();
-const store = open(config.multiprocDir);
-const server = createAggregatorServer({ store, auth, logger });
-listen(server, config, store);
-stopOn(server, store);
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (args.includes('--version') || args.includes('-v')) {
+  process.stdout.write(`${version()}\n`);
+  process.exit(0);
+}
+if (args.length > 0)
+  fail(`unknown argument ${JSON.stringify(args[0])}: the aggregator is configured by the environment (see --help)`, 2);
+
+const started = startAggregator();
+stopOn(started);
+try {
+  await started;
+} catch (error) {
+  if (error instanceof ConfigError) fail(error.message, 2);
+  fail(error instanceof Error ? error.message : String(error), 1);
+}

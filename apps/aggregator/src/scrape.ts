@@ -62,10 +62,15 @@ export class Scraper {
     } catch (error) {
       this.watch.failed(error);
       const code = storeErrorCode(error);
+      if (code === 'STORE_DRIVER_UNAVAILABLE') return { ok: false, status: 503, message: DRIVER_UNAVAILABLE };
       if (code !== undefined) {
         return { ok: false, status: 503, message: `metrics store unavailable: ${code} (see the aggregator log)` };
       }
-      return { ok: false, status: 500, message: 'internal error while reading the metrics store (see the aggregator log)' };
+      return {
+        ok: false,
+        status: 500,
+        message: 'internal error while reading the metrics store (see the aggregator log)',
+      };
     }
     this.watch.succeeded(health);
     // Microsecond resolution is plenty, and keeps the sample free of float noise like 0.0009955199999994876.
@@ -74,6 +79,12 @@ export class Scraper {
     return { ok: true, exposition: new Exposition(format, Buffer.from(join(text, own, format), 'utf8')) };
   }
 }
+
+// What to do, without the paths the log line carries (issue 14, item 5).
+const DRIVER_UNAVAILABLE =
+  "metrics store unavailable: STORE_DRIVER_UNAVAILABLE: better-sqlite3's native module cannot be loaded; " +
+  'under pnpm allow its build (`pnpm approve-builds`), or rebuild it for this Node.js (`npm rebuild better-sqlite3`), ' +
+  'then restart (see the aggregator log)';
 
 /** The code of a StoreError; by name too, in case two copies of @kci-metrics/core end up installed. */
 function storeErrorCode(error: unknown): string | undefined {

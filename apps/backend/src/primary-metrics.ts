@@ -1,7 +1,7 @@
 /** The primary's part of the metrics: check the store once before any worker starts, then run the aggregator. */
 import type { MetricsConfig } from '@kci-metrics/core';
 import { openStore } from '@kci-metrics/sqlite-store';
-import { AGGREGATOR_MAIN, parseAuthConfig } from 'aggregator';
+import { AGGREGATOR_MAIN, parseAuthConfig } from '@kci-metrics/aggregator';
 import { type AggregatorProcess, superviseAggregator } from './aggregator-process.js';
 import { StartupError } from './errors.js';
 

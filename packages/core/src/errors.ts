@@ -19,6 +19,7 @@ export class ConfigError extends Error {
 export type StoreErrorCode =
   | 'STORE_UNSAFE_DIR' // directory permissions or ownership refused
   | 'STORE_OPEN_FAILED' // the database could not be opened or created
+  | 'STORE_DRIVER_UNAVAILABLE' // the SQLite driver (better-sqlite3's native module) cannot be loaded
   | 'STORE_READ_FAILED' // a scrape could not read the database
   | 'STORE_WRITE_FAILED' // a flush could not write the database
   | 'STORE_CLOSED'; // the store was used after close()

@@ -7,12 +7,12 @@ import { Readable } from 'node:stream';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
 import { koaMetrics } from '@kci-metrics/koa';
 import Router from '@koa/router';
-import express from 'express';
 import Koa from 'koa';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { abortBeforeResponse, abortMidBody, listen, type Series, series, settled } from '../../../test-support/http.js';
 import { expressMetrics } from './index.js';
+import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 
 const options = {
   excludePaths: ['/health'],
@@ -80,7 +80,7 @@ function koaApp() {
   return { handler: app.callback(), registry: metrics.registry };
 }
 
-function expressApp() {
+function expressApp(express: ExpressModule) {
   const metrics = expressMetrics({
     ...options,
     customLabels: { service: 'api', client: (req) => req.get('x-client') },
@@ -150,24 +150,29 @@ async function traffic(base: string): Promise<void> {
 const withoutSums = (all: Series[]) => all.map(({ labels, count }) => ({ labels, count }));
 
 describe('Koa and Express adapters, same traffic', () => {
-  const registries: Record<'koa' | 'express', Registry> = {} as never;
+  const registries = new Map<string, Registry>();
+  const at = (name: string): Registry => {
+    const registry = registries.get(name);
+    if (registry === undefined) throw new Error(`no traffic was sent to ${name}`);
+    return registry;
+  };
 
   beforeAll(async () => {
     for (const [name, app] of [
       ['koa', koaApp()],
-      ['express', expressApp()],
+      ...MAJORS.map(({ name, express }) => [name, expressApp(express)] as const),
     ] as const) {
       const { base, close } = await listen(app.handler);
       await traffic(base);
       await settled(app.registry);
       await close();
-      registries[name] = app.registry;
+      registries.set(name, app.registry);
     }
   });
 
-  it('produce identical duration series: same label sets, same counts', async () => {
-    const koa = withoutSums(await series(registries.koa));
-    const exp = withoutSums(await series(registries.express));
+  it.each(MAJORS)('produce identical duration series: same label sets, same counts ($name)', async ({ name }) => {
+    const koa = withoutSums(await series(at('koa')));
+    const exp = withoutSums(await series(at(name)));
     expect(exp).toEqual(koa);
     // And those series are the right ones, not merely the same ones.
     expect(koa.map(({ labels: l, count }) => `${l.method} ${l.route} ${l.status_code} ${l.client} ${count}`)).toEqual([
@@ -190,36 +195,37 @@ describe('Koa and Express adapters, same traffic', () => {
     expect(koa.every((s) => s.labels.service === 'api')).toBe(true);
   });
 
-  it('produce identical request and response size series, with the same byte totals for the same bodies', async () => {
-    for (const name of ['http_request_size_bytes', 'http_response_size_bytes']) {
-      expect(withoutSums(await series(registries.express, name))).toEqual(
-        withoutSums(await series(registries.koa, name)),
+  it.each(MAJORS)(
+    'produce identical request and response size series, with the same byte totals for the same bodies ($name)',
+    async ({ name: major }) => {
+      for (const name of ['http_request_size_bytes', 'http_response_size_bytes']) {
+        expect(withoutSums(await series(at(major), name))).toEqual(withoutSums(await series(at('koa'), name)));
+      }
+      const requests = await Promise.all([
+        series(at('koa'), 'http_request_size_bytes'),
+        series(at(major), 'http_request_size_bytes'),
+      ]);
+      expect(requests[1].map((s) => s.sum)).toEqual(requests[0].map((s) => s.sum));
+      // Error and 404 pages are each framework's own text, and how much of a body left before a hang-up depends on
+      // timing; every other body is the app's, and byte-identical.
+      const ownBodies = (all: Series[]) =>
+        all.filter(
+          (s) => !['418', '499', '500'].includes(String(s.labels.status_code)) && s.labels.route !== UNMATCHED_ROUTE,
+        );
+      const responses = await Promise.all([
+        series(at('koa'), 'http_response_size_bytes'),
+        series(at(major), 'http_response_size_bytes'),
+      ]);
+      expect(ownBodies(responses[1]).map((s) => s.sum)).toEqual(ownBodies(responses[0]).map((s) => s.sum));
+      expect(ownBodies(responses[0]).length).toBe(9);
+      const stream = responses[0].find((s) => s.labels.route === '/api/stream/:id' && s.labels.status_code === '200');
+      expect(stream?.sum).toBe(2 * STREAM.join('').length);
+      const uploads = await series(at('koa'), 'http_request_size_bytes');
+      expect(uploads.find((s) => s.labels.route === '/api/builds')?.sum).toBe(
+        JSON.stringify({ tree: 'mainline', arch: 'arm64' }).length,
       );
-    }
-    const requests = await Promise.all([
-      series(registries.koa, 'http_request_size_bytes'),
-      series(registries.express, 'http_request_size_bytes'),
-    ]);
-    expect(requests[1].map((s) => s.sum)).toEqual(requests[0].map((s) => s.sum));
-    // Error and 404 pages are each framework's own text, and how much of a body left before a hang-up depends on
-    // timing; every other body is the app's, and byte-identical.
-    const ownBodies = (all: Series[]) =>
-      all.filter(
-        (s) => !['418', '499', '500'].includes(String(s.labels.status_code)) && s.labels.route !== UNMATCHED_ROUTE,
-      );
-    const responses = await Promise.all([
-      series(registries.koa, 'http_response_size_bytes'),
-      series(registries.express, 'http_response_size_bytes'),
-    ]);
-    expect(ownBodies(responses[1]).map((s) => s.sum)).toEqual(ownBodies(responses[0]).map((s) => s.sum));
-    expect(ownBodies(responses[0]).length).toBe(9);
-    const stream = responses[0].find((s) => s.labels.route === '/api/stream/:id' && s.labels.status_code === '200');
-    expect(stream?.sum).toBe(2 * STREAM.join('').length);
-    const uploads = await series(registries.koa, 'http_request_size_bytes');
-    expect(uploads.find((s) => s.labels.route === '/api/builds')?.sum).toBe(
-      JSON.stringify({ tree: 'mainline', arch: 'arm64' }).length,
-    );
-  });
+    },
+  );
 });
 
 /** What both factories promise before any request: the same registry rules, names and option checks. */

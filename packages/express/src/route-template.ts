@@ -1,5 +1,14 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { Request } from 'express';
+import {
+  type Layer,
+  mountPatternsOf,
+  reportUnreadable,
+  routerStackOf,
+  subStackOf,
+  UNKNOWN_MOUNT,
+} from './router-internals.js';
+import { appOf, baseOf } from './mount-site.js';
 
 /**
  * Express 5's router (2.3+) publishes every handler invocation on this channel with the path pattern the
@@ -8,10 +17,9 @@ import type { Request } from 'express';
  */
 const LAYER_START = 'tracing:express.router.request:start';
 
-interface Layer {
-  route?: unknown;
-  handle?: { stack?: unknown };
-}
+/** The label part for a mount path that could not be read (see router-internals.ts). */
+const UNKNOWN = `/${UNKNOWN_MOUNT}`;
+
 interface LayerStart {
   req: Request;
   layer: Layer;
@@ -26,10 +34,18 @@ interface Trace {
 const traces = new WeakMap<object, Trace>();
 let subscribed = false;
 
+/** One way to reach a route in Express 4: its full template, and the RegExps of the mounts and the route. */
+interface Candidate {
+  template: string;
+  matchers: readonly RegExp[];
+}
+
 /** What a walk of one app's router tree found: each route's full template. */
 interface Walked {
   /** Route object → its template below the app; null when several mount paths lead to it. */
   templates: Map<object, string | null>;
+  /** Express 4: for a route with several templates, how to tell which one a request took. */
+  candidates: Map<object, Candidate[]>;
   /** Routes the walk did not find (inside sub-applications): not walked for again. */
   missed: WeakSet<object>;
   /** Requests ended since the last walk: the tree is walked again every REWALK_EVERY. */
@@ -44,36 +60,27 @@ const REWALK_EVERY = 1024;
  * once and learns every route's full template, mount paths included, so requests need no tracing: the
  * template is looked up by `req.route` when the response is over. Only when a route can be reached
  * through several mount paths (one router mounted twice, or under an array of paths) does the adapter
- * follow each request through the routers (the router's tracing channel), which costs Express more per
- * layer.
+ * follow each request through the routers (router 2.3's tracing channel, which costs Express more per
+ * layer) or, in Express 4, match the request's path against those mount paths when it is over.
  *
  * @param app the application whose middleware sees the request (`req.app` now)
- * @param base `req.baseUrl` now: where that application is mounted ('' for the main one)
+ * @param base the template of that application's mount path ('' for the main one)
  */
 export function prepareRoute(req: Request, app: object | undefined, base: string): void {
   if (app !== undefined && walkedOf(app) === undefined) walk(app);
   if (subscribed && !traces.has(req)) {
-    const root = routerStack(app);
+    const root = routerStackOf(app);
     traces.set(req, { routers: root ? [[root, base]] : [] });
-  }
-}
-
-/** The layers of an app's main router; undefined when it has none we can read. */
-function routerStack(app: object | undefined): readonly Layer[] | undefined {
-  try {
-    const stack = (app as { router?: { stack?: unknown } } | undefined)?.router?.stack;
-    return Array.isArray(stack) ? stack : undefined;
-  } catch {
-    return undefined; // Express 4's `app.router` getter throws; its router publishes nothing anyway
   }
 }
 
 /**
  * The full template of the route that handled the request, mount paths included
- * (`/api/users/:userId/posts/:postId`); undefined when no route handled it.
+ * (`/api/users/:userId/posts/:postId`); undefined when no route handled it. Never `req.baseUrl`: where a
+ * mount path cannot be read, `/<unknown>` stands in for it, so a label never holds a concrete path.
  *
  * @param app the application whose middleware saw the request start (`req.app` then)
- * @param base `req.baseUrl` then: where that application is mounted ('' for the main one)
+ * @param base the template of that application's mount path ('' for the main one)
  */
 export function routeTemplate(req: Request, app: object | undefined, base: string): string | undefined {
   // Reflect.get: a plain `req.route` is an inline-cache miss on every request (see core's exchange.ts).
@@ -91,11 +98,52 @@ export function routeTemplate(req: Request, app: object | undefined, base: strin
       walk(app);
     }
     if (typeof template === 'string') return join(base, template);
+    if (template === null) return oneOf(req, walked, route, base);
   }
+  return inSubApplication(req, app, route) ?? join(UNKNOWN, route.path);
+}
+
+/** A route reachable through several mount paths: the one this request took. */
+function oneOf(req: Request, walked: Walked, route: object, base: string): string {
   const traced = traces.get(req)?.route;
   if (traced !== undefined) return traced;
-  // Untraced: what Express documents (concrete for parameterised mount paths).
-  return route.path === undefined ? undefined : join(req.baseUrl ?? '', route.path);
+  const candidates = walked.candidates.get(route);
+  if (candidates !== undefined) {
+    const url = req.originalUrl ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    for (const candidate of candidates) if (takes(candidate.matchers, path)) return join(base, candidate.template);
+  }
+  return join(UNKNOWN, (route as { path?: unknown }).path);
+}
+
+/** Express 4's matching, replayed: each mount strips what it matched, then the route matches the rest. */
+function takes(matchers: readonly RegExp[], path: string): boolean {
+  let rest = path;
+  for (let i = 0; i < matchers.length - 1; i++) {
+    const match = (matchers[i] as RegExp).exec(rest);
+    if (match === null) return false;
+    rest = rest.slice(match[0].length);
+    if (rest[0] !== '/') rest = `/${rest}`;
+  }
+  return (matchers[matchers.length - 1] as RegExp).test(rest);
+}
+
+/**
+ * A route of a mounted sub-application (`app.use('/admin', adminApp)`), which the parent's walk cannot
+ * see into: Express leaves the request on the sub-application that answered it, whose own walk knows the
+ * route, and whose documented `mountpath` gives the rest of the template.
+ */
+function inSubApplication(req: Request, app: object | undefined, route: object): string | undefined {
+  const current = appOf(req);
+  if (current === undefined || current === app) return undefined;
+  const walked = walkedOf(current) ?? walk(current);
+  let template = walked.templates.get(route);
+  if (template === undefined && !walked.missed.has(route)) template = walk(current).templates.get(route);
+  const base = baseOf(current);
+  if (typeof template === 'string') return join(base, template);
+  if (template === null) return oneOf(req, walked, route, base);
+  return undefined;
 }
 
 /** The last application looked up, and its walk: nearly every request asks for the same one. */
@@ -112,40 +160,72 @@ function walkedOf(app: object): Walked | undefined {
 
 /** Learn every route's template below `app`; follow requests by tracing if a route has several. */
 function walk(app: object): Walked {
-  const walked: Walked = { templates: new Map(), missed: walks.get(app)?.missed ?? new WeakSet(), ends: 0 };
+  const walked: Walked = {
+    templates: new Map(),
+    candidates: new Map(),
+    missed: walks.get(app)?.missed ?? new WeakSet(),
+    ends: 0,
+  };
   walks.set(app, walked);
   if (app === lastApp) lastWalked = walked;
-  const root = routerStack(app);
+  const root = routerStackOf(app);
   try {
-    if (root) visit(root, '', walked.templates, new Set());
+    if (root) visit(app, root, '', [], walked, new Set());
+    else reportUnreadable(app, "the application's router could not be read");
   } catch {
     walked.templates.clear(); // an unexpected router shape costs exact templates, never the request
+    walked.candidates.clear();
+    reportUnreadable(app, "the application's router has an unexpected shape");
   }
-  for (const template of walked.templates.values()) {
-    if (template === null) {
+  for (const [route, template] of walked.templates) {
+    if (template === null && !walked.candidates.has(route)) {
       startTracing();
       break;
     }
   }
+  for (const [route, template] of walked.templates) if (template !== null) walked.candidates.delete(route);
   return walked;
 }
 
-function visit(stack: readonly unknown[], prefix: string, found: Map<object, string | null>, inside: Set<unknown>): void {
+/**
+ * @param matchers Express 4: the RegExps of the mounts above, to tell several mounts apart; undefined when
+ * a mount above has none (router 2.3 tells them apart on its tracing channel instead)
+ */
+function visit(
+  app: object,
+  stack: readonly Layer[],
+  prefix: string,
+  matchers: readonly RegExp[] | undefined,
+  walked: Walked,
+  inside: Set<unknown>,
+): void {
   if (inside.has(stack)) return; // a router mounted inside itself
   inside.add(stack);
-  for (const item of stack) {
-    const layer = item as Layer & { rawPath?: unknown; route?: { path?: unknown } };
+  for (const layer of stack) {
     if (layer.route && typeof layer.route === 'object') {
-      const template = join(prefix, layer.route.path);
-      const seen = found.get(layer.route);
-      found.set(layer.route, seen === undefined || seen === template ? template : null);
+      const route = layer.route;
+      const template = join(prefix, route.path);
+      const seen = walked.templates.get(route);
+      walked.templates.set(route, seen === undefined || seen === template ? template : null);
+      if (matchers !== undefined && layer.regexp instanceof RegExp) {
+        const candidates = walked.candidates.get(route) ?? [];
+        candidates.push({ template, matchers: [...matchers, layer.regexp] });
+        walked.candidates.set(route, candidates);
+      }
       continue;
     }
-    const sub = layer.handle?.stack;
-    if (!Array.isArray(sub)) continue;
-    // router 2.3+ keeps the path a layer was mounted with; older ones do not (their routes stay unknown)
-    const paths = Array.isArray(layer.rawPath) ? layer.rawPath : layer.rawPath === undefined ? [] : [layer.rawPath];
-    for (const path of paths) visit(sub, join(prefix, path), found, inside);
+    const sub = subStackOf(layer);
+    if (sub === undefined) continue;
+    const patterns = mountPatternsOf(layer);
+    if (patterns === undefined) {
+      reportUnreadable(app, 'the paths its routers are mounted at could not be read');
+      visit(app, sub, join(prefix, UNKNOWN), undefined, walked, inside);
+      continue;
+    }
+    for (const { template, matcher } of patterns) {
+      const below = matchers !== undefined && matcher !== undefined ? [...matchers, matcher] : undefined;
+      visit(app, sub, join(prefix, template), below, walked, inside);
+    }
   }
   inside.delete(stack);
 }
@@ -164,10 +244,11 @@ function onLayerStart(message: unknown): void {
     const current = req.route as { stack?: unknown[] } | undefined;
     if (current?.stack?.includes(layer)) {
       // A route handler: prefix the route's pattern with the template of the router that holds the route.
-      trace.route = join(mountOf(trace, (l) => l.route === current) ?? req.baseUrl ?? '', route);
-    } else if (Array.isArray(layer.handle?.stack)) {
+      trace.route = join(mountOf(trace, (l) => l.route === current) ?? UNKNOWN, route);
+    } else {
+      const sub = subStackOf(layer);
       // A router being entered: remember its stack, so its own routes and routers find their prefix.
-      trace.routers.push([layer.handle.stack, join(mountOf(trace, (l) => l === layer) ?? req.baseUrl ?? '', route)]);
+      if (sub !== undefined) trace.routers.push([sub, join(mountOf(trace, (l) => l === layer) ?? UNKNOWN, route)]);
     }
   } catch {
     // a failure here costs a label, never the request

@@ -1,7 +1,10 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 import { StoreError, type StoreErrorCode } from '@kci-metrics/core';
 import { errorText, prepareFile } from './dir.js';
+import { type DriverLoadError, driverLoadError, nodeTooOld } from './driver.js';
 import { openDatabase } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
 
@@ -30,6 +33,14 @@ export class Connection {
       return fn(db, s);
     } catch (cause) {
       if (cause instanceof StoreError) throw cause;
+      const driver = driverLoadError(cause);
+      if (driver) {
+        // The cause carries the remedy too: the store's flush log prints the cause, the aggregator the message.
+        throw new StoreError('STORE_DRIVER_UNAVAILABLE', `Metrics store ${this.path}: ${driver.message}`, {
+          path: this.path,
+          cause: driver,
+        });
+      }
       if (!isTransient(cause)) this.drop();
       throw new StoreError(code, `Metrics store ${this.path}: ${errorText(cause)}`, { path: this.path, cause });
     }
@@ -44,6 +55,8 @@ export class Connection {
     this.drop();
     this.prepare();
     prepareFile(this.path);
+    const unsupported = driverUnsupported();
+    if (unsupported) throw unsupported;
     const db = openDatabase(this.path, 1000);
     this.db = db;
     this.stmts = prepareStatements(db);
@@ -69,6 +82,34 @@ export class Connection {
     this.db = undefined;
     this.stmts = undefined;
   }
+}
+
+let driverCheck: { error: DriverLoadError | undefined } | undefined;
+
+/** Whether the installed better-sqlite3 supports this Node.js (read once: it cannot change while we run). */
+function driverUnsupported(): DriverLoadError | undefined {
+  if (driverCheck === undefined) {
+    driverCheck = { error: nodeTooOld(driverManifest()) };
+  }
+  return driverCheck.error;
+}
+
+/** The manifest of the better-sqlite3 that `import` loads (found from its entry point, as the loader finds it). */
+function driverManifest(): { name?: unknown; version?: unknown; engines?: { node?: unknown } } {
+  try {
+    let dir = dirname(fileURLToPath(import.meta.resolve('better-sqlite3')));
+    for (let depth = 0; depth < 3; depth++, dir = dirname(dir)) {
+      try {
+        const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+        if (manifest.name === 'better-sqlite3') return manifest;
+      } catch {
+        // no package.json at this level
+      }
+    }
+  } catch {
+    // not resolvable here: loading the module reports what is wrong
+  }
+  return {};
 }
 
 /** Lock contention passes by itself; anything else (corrupt file, I/O, permissions) warrants a reopen. */

@@ -9,3 +9,4 @@ export type {
 export { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './content-types.js';
 export { openStore } from './store.js';
 export { DEFAULT_MULTIPROCESS_MODE, MULTIPROCESS_MODES, type MultiprocessMode } from './modes.js';
+export { type AttachFromEnvOptions, attachFromEnv } from './from-env.js';

@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-/** The built entry point; tests run the real program, as `pnpm --filter aggregator start` does. */
+/** The built entry point; tests run the real program, as `kci-metrics-aggregator` and `pnpm --filter aggregator start` do. */
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export function assertBuilt(): void {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`pnpm turbo run build --filter=aggregator...\` first`);
+  if (!existsSync(MAIN))
+    throw new Error(`${MAIN} is missing: run \`pnpm turbo run build --filter=@kci-metrics/aggregator...\` first`);
 }
 
 /** A loopback port that was free a moment ago (the aggregator's env cannot ask for port 0). */
@@ -34,11 +35,12 @@ export interface Child {
 }
 
 /** Run dist/main.js with only PATH and the given variables in its environment. */
-export function runMain(env: Record<string, string>, options: { ipc?: boolean } = {}): Child {
+export function runMain(env: Record<string, string>, options: { ipc?: boolean; args?: string[] } = {}): Child {
   const childEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env };
+  const args = options.args ?? [];
   const child = options.ipc
-    ? fork(MAIN, [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-    : spawn(process.execPath, [MAIN], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    ? fork(MAIN, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    : spawn(process.execPath, [MAIN, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (chunk: Buffer) => {
