@@ -58,12 +58,17 @@ const RESPONSE_SIZE_HELP = 'Size of HTTP response bodies actually sent, in bytes
 export function defineHttpMetrics(registry: Registry, options: HttpMetricsOptions): HttpMetrics {
   const labelNames = ['method', 'route', 'status_code', ...options.extraLabelNames];
   const p = options.prefix;
-  const histograms: [name: string, help: string, buckets: readonly number[]][] = [
-    [p + HTTP_DURATION_NAME, DURATION_HELP, options.buckets],
-  ];
-  if (options.requestSizes) histograms.push([p + HTTP_REQUEST_SIZE_NAME, REQUEST_SIZE_HELP, HTTP_SIZE_BUCKETS]);
-  if (options.responseSizes) histograms.push([p + HTTP_RESPONSE_SIZE_NAME, RESPONSE_SIZE_HELP, HTTP_SIZE_BUCKETS]);
-  for (const [name, , buckets] of histograms) checkExisting(registry, name, 'histogram', labelNames, buckets);
+  type Definition = [name: string, help: string, buckets: readonly number[]];
+  const duration: Definition = [p + HTTP_DURATION_NAME, DURATION_HELP, options.buckets];
+  const requestSize: Definition | undefined = options.requestSizes
+    ? [p + HTTP_REQUEST_SIZE_NAME, REQUEST_SIZE_HELP, HTTP_SIZE_BUCKETS]
+    : undefined;
+  const responseSize: Definition | undefined = options.responseSizes
+    ? [p + HTTP_RESPONSE_SIZE_NAME, RESPONSE_SIZE_HELP, HTTP_SIZE_BUCKETS]
+    : undefined;
+  for (const definition of [duration, requestSize, responseSize]) {
+    if (definition) checkExisting(registry, definition[0], 'histogram', labelNames, definition[2]);
+  }
   checkExisting(registry, p + HTTP_ACTIVE_NAME, 'gauge', ['method'], undefined);
   const active = registry.getSingleMetric(p + HTTP_ACTIVE_NAME);
   if (active !== undefined) inFlightOf(active as Gauge<string>, p + HTTP_ACTIVE_NAME); // defined here, or refused
@@ -86,17 +91,17 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
     hooksBeforeRead.set(made, hooks);
     return made;
   };
-  const [duration, ...sizes] = histograms.map(([name, help, buckets]) => histogram(name, help, buckets));
+  // In the registry's (and so the exposition's) order: duration, in flight, sizes.
   return {
-    duration: duration as Histogram<string>,
+    duration: histogram(...duration),
     inFlight: inFlightCountsOf(registry, p + HTTP_ACTIVE_NAME),
-    requestSize: options.requestSizes ? sizes.shift() : undefined,
-    responseSize: options.responseSizes ? sizes.shift() : undefined,
+    requestSize: requestSize && histogram(...requestSize),
+    responseSize: responseSize && histogram(...responseSize),
   };
 }
 
 /** The parts of a prom-client (15.x) metric that say what it was defined as. */
-interface Definition {
+interface Defined {
   type?: unknown;
   labelNames?: unknown;
   upperBounds?: unknown;
@@ -110,7 +115,7 @@ function checkExisting(
   labelNames: readonly string[],
   buckets: readonly number[] | undefined,
 ): void {
-  const metric = registry.getSingleMetric(name) as Definition | undefined;
+  const metric = registry.getSingleMetric(name) as Defined | undefined;
   if (metric === undefined) return;
   const hint =
     'is already in the registry; recorders that share a registry need the same customLabels and buckets, or another prefix';
