@@ -216,6 +216,42 @@ describe('HttpRecorder.track', () => {
     }
   });
 
+  it('counts a request whose body cannot be watched, and leaves nothing in flight', async () => {
+    // Another middleware made res.end a getter-only property (as some instrumentations do): wrapping it
+    // for the response size throws. Before, the in-flight gauge had been raised first and the error was
+    // swallowed: the gauge stayed at 1 forever and the request was never counted.
+    const rec = recorder({ responseSizes: true });
+    const base = await serve((req, res) => {
+      const end = res.end;
+      Object.defineProperty(res, 'end', { configurable: true, get: () => end });
+      rec.track(req, res, req);
+      res.end('ok');
+    });
+    expect(await (await fetch(`${base}/sealed`)).text()).toBe('ok');
+    await drained(rec.registry);
+    expect(await inFlight(rec.registry)).toBe(0);
+    expect(await recorded(rec.registry)).toMatchObject([{ series: 'GET /sealed 200', count: 1 }]);
+  });
+
+  it('counts such a request on the listener path too (a request another recorder claimed first)', async () => {
+    const first = recorder();
+    const second = recorder({ requestSizes: true });
+    const base = await serve((req, res) => {
+      first.track(req, res, req);
+      const push = req.push;
+      Object.defineProperty(req, 'push', { configurable: true, get: () => push });
+      second.track(req, res, req); // claimed already: watches the response itself, and req.push cannot be wrapped
+      res.end('ok');
+    });
+    const response = await fetch(`${base}/sealed`, { method: 'POST', body: 'payload' });
+    expect(await response.text()).toBe('ok');
+    await drained(first.registry);
+    await drained(second.registry);
+    expect(await inFlight(second.registry)).toBe(0);
+    expect(await recorded(second.registry)).toMatchObject([{ series: 'POST /sealed 200', count: 1 }]);
+    expect(await recorded(first.registry)).toMatchObject([{ series: 'POST /sealed 200', count: 1 }]);
+  });
+
   it('never fails the server when the route function throws: the request counts, as unmatched', async () => {
     const rec = createHttpRecorder<IncomingMessage>(
       { customLabels: { tenant: () => 'acme' } },

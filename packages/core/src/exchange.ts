@@ -1,7 +1,7 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { outcomeStatus } from './response.js';
+import { outcomeStatus, sentStatus } from './labels.js';
 
 /**
  * node:http announces every request on `http.server.request.start` right after parsing its headers, and
@@ -18,29 +18,22 @@ interface HttpMessage {
   socket: Socket;
 }
 
-/** Whoever claimed an exchange; told once, when it is over. */
+/** Whoever claimed an exchange; told once, with what it claimed it as, when the exchange is over. */
 export interface ExchangeSink {
-  end(exchange: Exchange, statusCode: number): void;
+  end(claim: unknown, statusCode: number): void;
 }
 
 /**
  * One request and its response, as node:http announced it. What is read here is read before any web
  * framework has touched the two objects: Express re-prototypes `req` and `res` and adds properties to
  * them, which gives each request's pair a hidden class of its own, and then every property read costs
- * V8 an inline-cache miss (measured: most of what the Express adapter cost per request).
+ * V8 an inline-cache miss (measured: most of what the Express adapter cost per request). What the
+ * claimant keeps about the request is its own `claim` object, opaque here.
  */
 export class Exchange {
-  /** The recorder that claimed it. */
+  /** Who claimed it, and its record of the request. */
   sink: ExchangeSink | undefined = undefined;
-  /** The claimant's request context and mount site, handed back to it at the end. */
-  ctx: unknown = undefined;
-  site: unknown = undefined;
-  /** Body byte counters, set by the claimant when it measures sizes. */
-  requestBytes: (() => number) | undefined = undefined;
-  responseBytes: (() => number) | undefined = undefined;
-  /** Normalised by the claimant, with the in-flight counter of that method. */
-  method = '';
-  inFlight: { n: number } | undefined = undefined;
+  claim: unknown = undefined;
   done = false;
   /** The next claimed exchange on the same connection (HTTP pipelining). */
   next: Exchange | undefined = undefined;
@@ -97,20 +90,25 @@ export function unclaimedExchange(req: IncomingMessage): Exchange | undefined {
   return exchange !== undefined && exchange.request === req && exchange.sink === undefined ? exchange : undefined;
 }
 
-/** Claim an exchange, so that `sink.end()` is called once, when it is over. */
-export function claimExchange(exchange: Exchange, sink: ExchangeSink): void {
-  exchange.sink = sink;
-  if (latest === exchange) latest = undefined; // an idle process keeps no request alive
+/**
+ * Claim an exchange, so that `sink.end(claim, statusCode)` is called once, when it is over. Nothing is
+ * changed before the one step that can throw (a socket that refuses a listener): a failed claim leaves the
+ * exchange unclaimed.
+ */
+export function claimExchange(exchange: Exchange, sink: ExchangeSink, claim: unknown): void {
   const socket = exchange.socket as Watched;
   let connection = socket[CONNECTION];
   if (connection === undefined) {
     const created = new Connection();
-    connection = created;
-    socket[CONNECTION] = created;
     // One listener per connection, not one per request: a connection that closes while a claimed response
     // is unfinished means the client went away (or the server broke the response off).
     socket.once('close', () => abandon(created));
+    socket[CONNECTION] = created;
+    connection = created;
   }
+  exchange.sink = sink;
+  exchange.claim = claim;
+  if (latest === exchange) latest = undefined; // an idle process keeps no request alive
   if (connection.tail === undefined) connection.head = exchange;
   else connection.tail.next = exchange;
   connection.tail = exchange;
@@ -136,10 +134,7 @@ function onResponseFinish(message: unknown): void {
   else previous.next = exchange.next;
   if (connection.tail === exchange) connection.tail = previous;
   exchange.next = undefined;
-  // Reflect.get, not `response.statusCode`: an Express response has a hidden class of its own, so a plain
-  // read misses the inline cache every time, and the miss (V8's runtime updating the cache) cost 1.6% of
-  // an Express request's CPU time; Reflect.get looks the property up without any cache (measured: 0).
-  settle(exchange, Reflect.get(response, 'statusCode') as number);
+  settle(exchange, sentStatus(response)); // read with Reflect.get: Express's response misses the inline cache
 }
 
 function abandon(connection: Connection): void {
@@ -158,7 +153,7 @@ function settle(exchange: Exchange, statusCode: number): void {
   if (exchange.done) return;
   exchange.done = true;
   try {
-    exchange.sink?.end(exchange, statusCode);
+    exchange.sink?.end(exchange.claim, statusCode);
   } catch {
     // a failing metric must not become an exception in node:http's event handlers
   }

@@ -1,5 +1,5 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { batchable, drainBatches } from './observation-batch.js';
+import { ConfigError } from './errors.js';
 
 /** The buckets of `http_request_duration_seconds`, in seconds (the seed's dashboard relies on them). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = [
@@ -35,62 +35,129 @@ export interface HttpMetrics {
   responseSize: Histogram<string> | undefined;
 }
 
+const DURATION_HELP = 'Duration of HTTP requests in seconds, by method, route template and status code';
+const ACTIVE_HELP = 'HTTP requests being served right now, by method';
+const REQUEST_SIZE_HELP = 'Size of HTTP request bodies received, in bytes';
+const RESPONSE_SIZE_HELP = 'Size of HTTP response bodies actually sent, in bytes';
+
 /**
  * Define (or reuse, when a registry already holds them) the HTTP metrics every adapter shares:
  * `http_request_duration_seconds{method,route,status_code}` and `http_server_active_requests{method}`
  * (merged across processes as a sum over live processes).
+ *
+ * A metric of the same name already in the registry is reused only when it is the same definition: the
+ * same type, label names and buckets. Otherwise this throws a ConfigError naming the metric and the
+ * difference, before defining anything: reused as it was, prom-client would reject every observation
+ * with other labels (and silently, since metrics never fail a request), or count them in other buckets.
+ *
+ * @example
+ * const metrics = defineHttpMetrics(registry, {
+ *   prefix: '', buckets: HTTP_DURATION_BUCKETS, extraLabelNames: [], requestSizes: false, responseSizes: false,
+ * });
  */
 export function defineHttpMetrics(registry: Registry, options: HttpMetricsOptions): HttpMetrics {
   const labelNames = ['method', 'route', 'status_code', ...options.extraLabelNames];
   const p = options.prefix;
-  const reuse = <M>(name: string, make: () => M): M => (registry.getSingleMetric(p + name) as M | undefined) ?? make();
-  /** A request histogram: its collect() applies the batched observations, so they may be batched into it. */
-  const histogram = (name: string, help: string, buckets: readonly number[]) =>
-    reuse(name, () => {
-      const made = new Histogram({
-        name: p + name,
-        help,
-        labelNames,
-        buckets: [...buckets],
-        registers: [registry],
-        collect() {
-          drainBatches(this);
-        },
-      });
-      batchable(made);
-      return made;
+  type Definition = [name: string, help: string, buckets: readonly number[]];
+  const duration: Definition = [p + HTTP_DURATION_NAME, DURATION_HELP, options.buckets];
+  const requestSize: Definition | undefined = options.requestSizes
+    ? [p + HTTP_REQUEST_SIZE_NAME, REQUEST_SIZE_HELP, HTTP_SIZE_BUCKETS]
+    : undefined;
+  const responseSize: Definition | undefined = options.responseSizes
+    ? [p + HTTP_RESPONSE_SIZE_NAME, RESPONSE_SIZE_HELP, HTTP_SIZE_BUCKETS]
+    : undefined;
+  for (const definition of [duration, requestSize, responseSize]) {
+    if (definition) checkExisting(registry, definition[0], 'histogram', labelNames, definition[2]);
+  }
+  checkExisting(registry, p + HTTP_ACTIVE_NAME, 'gauge', ['method'], undefined);
+  const active = registry.getSingleMetric(p + HTTP_ACTIVE_NAME);
+  if (active !== undefined) inFlightOf(active as Gauge<string>, p + HTTP_ACTIVE_NAME); // defined here, or refused
+
+  /** A request histogram: its collect() runs its {@link readHooks}, so it may be batched into. */
+  const histogram = (name: string, help: string, buckets: readonly number[]): Histogram<string> => {
+    const existing = registry.getSingleMetric(name) as Histogram<string> | undefined;
+    if (existing) return existing;
+    const hooks = new Set<() => void>();
+    const made = new Histogram({
+      name,
+      help,
+      labelNames,
+      buckets: [...buckets],
+      registers: [registry],
+      collect() {
+        for (const hook of hooks) hook();
+      },
     });
-  return {
-    duration: histogram(
-      HTTP_DURATION_NAME,
-      'Duration of HTTP requests in seconds, by method, route template and status code',
-      options.buckets,
-    ),
-    inFlight: inFlightOf(
-      reuse(HTTP_ACTIVE_NAME, () => {
-        const counts: InFlightCounts = new Map();
-        const gauge = new Gauge({
-          name: p + HTTP_ACTIVE_NAME,
-          help: 'HTTP requests being served right now, by method',
-          labelNames: ['method'],
-          registers: [registry],
-          multiprocessMode: 'livesum',
-          collect() {
-            for (const [method, count] of counts) this.set({ method }, count.n);
-          },
-        });
-        inFlightCounts.set(gauge, counts);
-        return gauge;
-      }),
-      p + HTTP_ACTIVE_NAME,
-    ),
-    requestSize: options.requestSizes
-      ? histogram(HTTP_REQUEST_SIZE_NAME, 'Size of HTTP request bodies received, in bytes', HTTP_SIZE_BUCKETS)
-      : undefined,
-    responseSize: options.responseSizes
-      ? histogram(HTTP_RESPONSE_SIZE_NAME, 'Size of HTTP response bodies actually sent, in bytes', HTTP_SIZE_BUCKETS)
-      : undefined,
+    hooksBeforeRead.set(made, hooks);
+    return made;
   };
+  // In the registry's (and so the exposition's) order: duration, in flight, sizes.
+  return {
+    duration: histogram(...duration),
+    inFlight: inFlightCountsOf(registry, p + HTTP_ACTIVE_NAME),
+    requestSize: requestSize && histogram(...requestSize),
+    responseSize: responseSize && histogram(...responseSize),
+  };
+}
+
+/** The parts of a prom-client (15.x) metric that say what it was defined as. */
+interface Defined {
+  type?: unknown;
+  labelNames?: unknown;
+  upperBounds?: unknown;
+}
+
+/** Throw a ConfigError when `name` is in the registry with another type, other label names or other buckets. */
+function checkExisting(
+  registry: Registry,
+  name: string,
+  type: string,
+  labelNames: readonly string[],
+  buckets: readonly number[] | undefined,
+): void {
+  const metric = registry.getSingleMetric(name) as Defined | undefined;
+  if (metric === undefined) return;
+  const hint =
+    'is already in the registry; recorders that share a registry need the same customLabels and buckets, or another prefix';
+  if (metric.type !== type) throw new ConfigError(`type of ${name}`, metric.type, `"${type}" (${name} ${hint})`);
+  const had = Array.isArray(metric.labelNames) ? (metric.labelNames as string[]) : [];
+  if ([...had].sort().join() !== [...labelNames].sort().join()) {
+    throw new ConfigError(`labels of ${name}`, labelNames, `${JSON.stringify(had)} (${name} ${hint})`);
+  }
+  const bounds = Array.isArray(metric.upperBounds) ? (metric.upperBounds as number[]) : [];
+  if (buckets !== undefined && bounds.join() !== buckets.join()) {
+    throw new ConfigError(`buckets of ${name}`, buckets, `${JSON.stringify(bounds)} (${name} ${hint})`);
+  }
+}
+
+const hooksBeforeRead = new WeakMap<object, Set<() => void>>();
+
+/**
+ * The hooks a request histogram defined here runs in its collect(), before anything reads it (a scrape,
+ * prom-client's get(), a store flush): where batched observers apply what they hold. Undefined for a
+ * histogram defined by someone else, which nothing may batch into.
+ */
+export function readHooks(histogram: Histogram<string>): Set<() => void> | undefined {
+  return hooksBeforeRead.get(histogram);
+}
+
+/** The in-flight counts behind the gauge `name` of the registry, defining the gauge on first use. */
+function inFlightCountsOf(registry: Registry, name: string): InFlightCounts {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return inFlightOf(existing as Gauge<string>, name);
+  const counts: InFlightCounts = new Map();
+  const gauge = new Gauge({
+    name,
+    help: ACTIVE_HELP,
+    labelNames: ['method'],
+    registers: [registry],
+    multiprocessMode: 'livesum',
+    collect() {
+      for (const [method, count] of counts) this.set({ method }, count.n);
+    },
+  });
+  inFlightCounts.set(gauge, counts);
+  return counts;
 }
 
 /** Requests in flight by method; a request holds on to its method's counter until it ends. */

@@ -1,23 +1,10 @@
 import type { Histogram } from 'prom-client';
 import { beforeClearing } from './fast-observe.js';
+import { readHooks } from './http-metrics.js';
 import type { HttpObserve } from './http-observer.js';
 
 /** How many observations wait before they are applied; every read of the histogram applies them first. */
 const BATCH = 256;
-
-/** The drains of the batches writing into each histogram this package defined (its collect() runs them). */
-const drains = new WeakMap<object, Set<() => void>>();
-
-/** Mark a histogram as one whose collect() calls {@link drainBatches}: only those may be batched into. */
-export function batchable(histogram: Histogram<string>): void {
-  if (!drains.has(histogram)) drains.set(histogram, new Set());
-}
-
-/** Apply every batched observation of `histogram`: from its collect(), before anything reads it. */
-export function drainBatches(histogram: object): void {
-  const set = drains.get(histogram);
-  if (set) for (const drain of set) drain();
-}
 
 /**
  * Observe through a small buffer that is applied 256 observations at a time, or whenever the histogram is
@@ -30,13 +17,13 @@ export function drainBatches(histogram: object): void {
  * demo, batching cut the worker CPU that metrics cost by 0.9 points (paired runs, 10 blocks). Values never
  * wait for time, only for the next read, which always sees all of them.
  *
- * A histogram not marked {@link batchable} (defined by someone else) is observed directly.
+ * A histogram without {@link readHooks} (defined by someone else) is observed directly.
  *
  * @example
  * const observe = batched(histogram, httpObserver(histogram));
  */
 export function batched(histogram: Histogram<string>, observe: HttpObserve): HttpObserve {
-  const set = drains.get(histogram);
+  const set = readHooks(histogram);
   if (set === undefined) return observe;
   const methods = new Array<string>(BATCH);
   const routes = new Array<string>(BATCH);

@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { claimExchange, type Exchange, type ExchangeSink, unclaimedExchange, watchExchanges } from './exchange.js';
-import { defineHttpMetrics, inFlightCounter } from './http-metrics.js';
-import { normalizeMethod } from './labels.js';
 import { type HttpRecorderOptions, isMetricsTarget, resolveOptions } from './options.js';
-import { observersOf, record, startTimer } from './record.js';
-import { countRequestBody, countResponseBody, hasBody, onResponseDone } from './response.js';
+import { PendingRequest, RequestPipeline } from './pipeline.js';
+import { countRequestBody, countResponseBody, whenClosed } from './response.js';
 
 /** What an adapter knows when a response is over. */
 export interface RequestOutcome<Ctx> {
@@ -78,13 +76,7 @@ export function createHttpRecorder<Ctx = unknown>(
 ): HttpRecorder<Ctx> {
   const resolved = resolveOptions(options);
   const registry = options.registry ?? new Registry();
-  const metrics = defineHttpMetrics(registry, {
-    prefix: resolved.prefix,
-    buckets: resolved.buckets,
-    extraLabelNames: resolved.customLabels.map(([name]) => name),
-    requestSizes: resolved.requestSizes,
-    responseSizes: resolved.responseSizes,
-  });
+  const pipeline = new RequestPipeline<Ctx>(registry, resolved); // the HTTP metrics first, then the defaults
   if (resolved.defaultMetrics && !withDefaultMetrics.has(registry)) {
     withDefaultMetrics.add(registry);
     collectDefaultMetrics({ register: registry, prefix: resolved.prefix });
@@ -98,21 +90,10 @@ export function createHttpRecorder<Ctx = unknown>(
       registry.removeSingleMetric(resolved.prefix + name);
     }
   }
-  const observers = observersOf(metrics, resolved.customLabels.length === 0);
   watchExchanges();
   const exclude = resolved.exclude;
-  const sizes = { requestSizes: resolved.requestSizes, responseSizes: resolved.responseSizes };
-  const sink: ExchangeSink = {
-    end(exchange, statusCode) {
-      if (exchange.inFlight) exchange.inFlight.n--;
-      const ctx = exchange.ctx as Ctx;
-      const responseBytes = exchange.responseBytes;
-      const seconds = (performance.now() - exchange.startedAt) / 1000;
-      const route = routeOf(adapter, ctx, exchange.site);
-      const sent = responseBytes && (hasBody(exchange.rawMethod, statusCode) ? responseBytes() : 0);
-      record(observers, resolved, exchange.method, statusCode, ctx, route, seconds, exchange.requestBytes?.(), sent);
-    },
-  };
+  const { requestSizes, responseSizes } = resolved;
+  const sink: ExchangeSink = { end: (claim, statusCode) => settle(claim as PendingRequest, statusCode) };
 
   // Without excludePaths only the metrics path is excluded: checked on the raw target, without slicing it.
   const excluded = (url: string) =>
@@ -122,50 +103,66 @@ export function createHttpRecorder<Ctx = unknown>(
     try {
       const exchange = unclaimedExchange(req);
       if (exchange === undefined) trackByListener(req, res, ctx, site);
-      else if (!excluded(exchange.url ?? '/')) claim(req, res, exchange, ctx, site);
+      else if (!excluded(exchange.url ?? '/')) trackExchange(req, res, exchange, ctx, site);
     } catch {
-      // metrics must never fail the request they describe
+      // metrics must never fail the request they describe; nothing is counted before the last step
     }
   }
 
-  function claim(req: IncomingMessage, res: ServerResponse, exchange: Exchange, ctx: Ctx, site: unknown): void {
-    exchange.method = normalizeMethod(exchange.rawMethod);
-    exchange.ctx = ctx;
-    exchange.site = site;
-    exchange.inFlight = inFlightOf(exchange.method);
-    exchange.inFlight.n++;
-    if (sizes.requestSizes) exchange.requestBytes = countRequestBody(req);
-    if (sizes.responseSizes) exchange.responseBytes = countResponseBody(res);
-    claimExchange(exchange, sink);
+  /** node:http announced the request: it ends when node:http finishes the response or the connection closes. */
+  function trackExchange(req: IncomingMessage, res: ServerResponse, exchange: Exchange, ctx: Ctx, site: unknown): void {
+    const request = new PendingRequest(exchange.rawMethod, exchange.startedAt, ctx, site);
+    watchBodies(request, req, res);
+    claimExchange(exchange, sink, request);
+    pipeline.enter(request);
   }
 
-  let lastMethod = '';
-  let lastCounter = { n: 0 };
-
-  /** Requests come in runs of one method: one Map look-up per run, not per request. */
-  function inFlightOf(method: string): { n: number } {
-    if (method !== lastMethod) {
-      lastMethod = method;
-      lastCounter = inFlightCounter(observers.inFlight, method);
-    }
-    return lastCounter;
-  }
-
+  /** Not announced (or claimed by another recorder): a 'close' listener on the response ends it. */
   function trackByListener(req: IncomingMessage, res: ServerResponse, ctx: Ctx, site: unknown): void {
     if (exclude(adapter.path ? adapter.path(ctx) : pathOf(req.url))) return;
-    const timer = startTimer(observers, resolved, normalizeMethod(req.method));
-    // Listed field by field: an object spread here doubled the cost of recording a request.
-    onResponseDone(req, res, sizes, ({ statusCode, requestBytes, responseBytes }) =>
-      timer.end({ route: routeOf(adapter, ctx, site), statusCode, requestBytes, responseBytes, ctx }),
-    );
+    const request = new PendingRequest(req.method, performance.now(), ctx, site);
+    watchBodies(request, req, res);
+    whenClosed(res, (statusCode) => settle(request, statusCode));
+    pipeline.enter(request);
+  }
+
+  /** A body that cannot be watched (its stream methods made read-only by someone) costs its size, not the request. */
+  function watchBodies(request: PendingRequest, req: IncomingMessage, res: ServerResponse): void {
+    if (requestSizes) request.requestBody = attempt(countRequestBody, req);
+    if (responseSizes) request.responseBody = attempt(countResponseBody, res);
+  }
+
+  /** The end of a tracked request: its route from the adapter, the rest from the pipeline. */
+  function settle(request: PendingRequest, statusCode: number): void {
+    try {
+      const ctx = request.ctx as Ctx;
+      pipeline.finish(request, statusCode, routeOf(adapter, ctx, request.site), ctx, undefined, undefined);
+    } catch {
+      // a failing metric must not become an exception in node:http's or the app's event handlers
+    }
   }
 
   return {
     registry,
     isExcluded: exclude,
-    start: (rawMethod) => startTimer(observers, resolved, normalizeMethod(rawMethod)),
+    start(rawMethod) {
+      const request = new PendingRequest(rawMethod, performance.now(), undefined, undefined);
+      pipeline.enter(request);
+      return {
+        end: ({ statusCode, route, ctx, requestBytes, responseBytes }) =>
+          pipeline.finish(request, statusCode, route, ctx, requestBytes, responseBytes),
+      };
+    },
     track,
   };
+}
+
+function attempt<T>(count: (target: T) => () => number, target: T): (() => number) | undefined {
+  try {
+    return count(target);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A failing route lookup costs the label, never the count: the request is recorded as unmatched. */

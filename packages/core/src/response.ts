@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CLIENT_CLOSED_REQUEST } from './labels.js';
+import { hasBody, outcomeStatus } from './labels.js';
 
 /** How a node:http exchange ended, as the client saw it. */
 export interface ResponseOutcome {
@@ -37,10 +37,9 @@ export function onResponseDone(
   const requestBytes = options.requestSizes ? countRequestBody(req) : undefined;
   const responseBytes = options.responseSizes ? countResponseBody(res) : undefined;
   let settled = false;
-  const settle = () => {
+  const settle = (statusCode: number) => {
     if (settled) return;
     settled = true;
-    const statusCode = outcomeStatus(res);
     const outcome: ResponseOutcome = { statusCode };
     if (requestBytes) outcome.requestBytes = requestBytes();
     if (responseBytes) outcome.responseBytes = hasBody(req.method, statusCode) ? responseBytes() : 0;
@@ -50,22 +49,19 @@ export function onResponseDone(
       // a failing metric must not become an 'uncaughtException' in the web app
     }
   };
+  whenClosed(res, settle);
+}
+
+/**
+ * Call `fn` with the status the client received once the response is over: on its 'close', which Node
+ * emits on every response, right after 'finish' or when the connection closes first; on the next tick
+ * when it was destroyed before this call. `fn` must not throw (it runs in the response's event handler).
+ */
+export function whenClosed(res: ServerResponse, fn: (statusCode: number) => void): void {
+  const closed = () => fn(outcomeStatus(res));
   // A response destroyed before this point has already emitted its 'close'.
-  if (res.destroyed) process.nextTick(settle);
-  else res.on('close', settle); // settle() runs once anyway: on() spares once()'s wrapper per request
-}
-
-/** The status the client received from a response that is over (finished or closed). */
-export function outcomeStatus(res: ServerResponse): number {
-  if (res.writableFinished) return res.statusCode;
-  // Closed before the end: `errored` is set when the server destroyed the response with an error (e.g. a
-  // streamed body failed after the headers went out), and stays unset when the client hung up.
-  return res.errored ? 500 : CLIENT_CLOSED_REQUEST;
-}
-
-/** Node drops the body of HEAD responses and of 1xx/204/304 responses, whatever the app writes. */
-export function hasBody(method: string | undefined, statusCode: number): boolean {
-  return method !== 'HEAD' && statusCode >= 200 && statusCode !== 204 && statusCode !== 304;
+  if (res.destroyed) process.nextTick(closed);
+  else res.on('close', closed); // on(), not once(): the callers run once anyway, and once() wraps per request
 }
 
 function chunkBytes(chunk: unknown, encoding: unknown): number {
