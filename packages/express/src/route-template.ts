@@ -7,6 +7,8 @@ import {
   routerStackOf,
   subStackOf,
   UNKNOWN_MOUNT,
+  UNWRAP,
+  UPGRADE,
 } from './router-internals.js';
 import { appOf, baseOf } from './mount-site.js';
 
@@ -100,7 +102,13 @@ export function routeTemplate(req: Request, app: object | undefined, base: strin
     if (typeof template === 'string') return join(base, template);
     if (template === null) return oneOf(req, walked, route, base);
   }
-  return inSubApplication(req, app, route) ?? join(UNKNOWN, route.path);
+  return inSubApplication(req, app, route) ?? unknown(app, route);
+}
+
+/** A route no walk found: in a router behind a plain function, or with no app to walk. */
+function unknown(app: object | undefined, route: { path?: unknown }): string {
+  if (app !== undefined) reportUnreadable(app, 'a route was reached through a router the walk cannot see', UNWRAP);
+  return join(UNKNOWN, route.path);
 }
 
 /** A route reachable through several mount paths: the one this request took. */
@@ -171,11 +179,11 @@ function walk(app: object): Walked {
   const root = routerStackOf(app);
   try {
     if (root) visit(app, root, '', [], walked, new Set());
-    else reportUnreadable(app, "the application's router could not be read");
+    else reportUnreadable(app, "the application's router could not be read", UPGRADE);
   } catch {
     walked.templates.clear(); // an unexpected router shape costs exact templates, never the request
     walked.candidates.clear();
-    reportUnreadable(app, "the application's router has an unexpected shape");
+    reportUnreadable(app, "the application's router has an unexpected shape", UPGRADE);
   }
   for (const [route, template] of walked.templates) {
     if (template === null && !walked.candidates.has(route)) {
@@ -218,8 +226,8 @@ function visit(
     if (sub === undefined) continue;
     const patterns = mountPatternsOf(layer);
     if (patterns === undefined) {
-      reportUnreadable(app, 'the paths its routers are mounted at could not be read');
-      visit(app, sub, join(prefix, UNKNOWN), undefined, walked, inside);
+      reportUnreadable(app, 'the paths its routers are mounted at could not be read', UPGRADE);
+      visit(app, sub, prefix.endsWith(UNKNOWN) ? prefix : join(prefix, UNKNOWN), undefined, walked, inside);
       continue;
     }
     for (const { template, matcher } of patterns) {

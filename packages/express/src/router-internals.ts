@@ -172,17 +172,20 @@ function paramOf(group: string, name: unknown): string | undefined {
 
 let reported = false;
 
+/** What to do about it, for {@link reportUnreadable}. */
+export const UPGRADE = 'Express 4.17+ and Express 5 with router 2.3+ give full templates';
+export const UNWRAP = 'mount routers with app.use(path, router) rather than inside a function';
+
 /**
  * Say once per process that route templates are incomplete, naming Express's version and what was missing.
  * Templates never fall back to the concrete `req.baseUrl`: that would put ids into labels.
  */
-export function reportUnreadable(app: object, what: string): void {
+export function reportUnreadable(app: object, what: string, advice: string): void {
   if (reported) return;
   reported = true;
   console.warn(
-    `[kci-metrics] @kci-metrics/express: ${versionOf(app)}: ${what}; routes below such mounts are labelled ` +
-      `"${UNKNOWN_MOUNT}" followed by the route's own path (bounded, but less precise). ` +
-      'Express 5 with router 2.3+ and Express 4.17+ give full templates.',
+    `[kci-metrics] @kci-metrics/express: ${versionOf(app)}: ${what}; the routes below are labelled ` +
+      `"/${UNKNOWN_MOUNT}" followed by the route's own path (bounded, but less precise): ${advice}.`,
   );
 }
 
