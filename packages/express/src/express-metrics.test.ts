@@ -188,6 +188,21 @@ describe.each(MAJORS)('expressMetrics, $name', ({ express, major }) => {
       ]);
     });
 
+    it('labels routers mounted with a RegExp by that RegExp, and array routes by their paths', async () => {
+      const { registry, get } = await serve(express, {}, (app) => {
+        const versioned = express.Router();
+        versioned.get('/:id', ok);
+        app.use(/^\/v\d+/, versioned);
+        app.get(['/a/:x', '/b/:x'], ok);
+      });
+      for (const path of ['/v1/7', '/v2/8', '/a/1', '/b/2']) expect(await get(path)).toBe(200);
+      await settled(registry);
+      expect((await series(registry)).map((s) => [routeOf(s), s.count])).toEqual([
+        ['GET /^\\/v\\d+/:id 200', 2],
+        ['GET /a/:x,/b/:x 200', 2],
+      ]);
+    });
+
     it(`gives every request that no route handled the one value ${UNMATCHED_ROUTE}`, async () => {
       const { registry, get } = await serve(express, {}, (app) => {
         const api = express.Router();

@@ -4,7 +4,8 @@
  * never `req.baseUrl`, which holds the ids of parameterised mounts (issue 14: 2000 ids gave 2202 series).
  * The internals are broken by hand here, after the routes are set up and before the first request.
  */
-import type { Request, Response } from 'express';
+import express5, { type Request, type Response } from 'express';
+import router22 from 'router22';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listen, series, settled } from '../../../test-support/http.js';
 import { expressMetrics } from './index.js';
@@ -139,5 +140,33 @@ describe.each(MAJORS)('expressMetrics without readable router internals, $name',
     ]);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String(warn.mock.calls[0]?.[0])).toContain(name);
+  });
+});
+
+describe('expressMetrics with routers of router 2.2 (before rawPath) in an Express 5 app', () => {
+  it('labels what the app knows, /<unknown> for what router 2.2 hides, and says which routers it found', async () => {
+    const app = express5();
+    app.set('env', 'test');
+    app.use(metricsOf(app));
+    const posts = router22();
+    posts.get('/:postId', ok);
+    posts.get('/:postId/fail', () => {
+      throw new Error('bug');
+    });
+    const api = router22();
+    api.use('/users/:userId/posts', posts);
+    app.use('/api', api); // mounted on Express 5.3's own router 2.3, which keeps '/api'
+    app.get('/health/:probe', ok);
+    const { statuses, labels } = await load(app);
+    expect(statuses).toEqual({ 200: 2020, 500: 50 });
+    expect(labels).toEqual([
+      ['/api/<unknown>/:postId 200', 2000],
+      ['/api/<unknown>/:postId/fail 500', 50],
+      ['/health/:probe 200', 20],
+    ]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(
+      /Express 5\.\d+\.\d+ \(router (2\.2\.0, 2\.3\.\d+|2\.3\.\d+, 2\.2\.0)\)/,
+    );
   });
 });

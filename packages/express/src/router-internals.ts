@@ -194,17 +194,20 @@ function versionOf(app: object): string {
   const require = createRequire(import.meta.url);
   const handle = (app as { handle?: unknown }).handle;
   let express = 'Express (version unknown)';
-  let router = '';
+  const routers = new Set<string>();
   for (const [file, module] of Object.entries(require.cache)) {
-    const exports = module?.exports as { handle?: unknown; prototype?: unknown } | undefined;
+    const exports = module?.exports as { handle?: unknown } | undefined;
     const dir = file.replace(/[\\/][^\\/]+[\\/][^\\/]+$/, '');
     if (/[\\/]express[\\/]lib[\\/]application\.js$/.test(file) && exports?.handle === handle) {
       express = `Express ${packageVersion(require, dir) ?? '(version unknown)'}`;
     } else if (/[\\/]router[\\/]lib[\\/]layer\.js$/.test(file)) {
-      router = ` (router ${packageVersion(require, dir) ?? 'version unknown'})`;
+      routers.add(packageVersion(require, dir) ?? 'version unknown');
     }
   }
-  return express + (express.startsWith('Express 5') ? router : '');
+  // Express 4 has its own router; the `router` package is Express 5's (or used on its own).
+  return routers.size === 0 || express.startsWith('Express 4')
+    ? express
+    : `${express} (router ${[...routers].join(', ')})`;
 }
 
 function packageVersion(require: NodeJS.Require, dir: string): string | undefined {
