@@ -170,3 +170,30 @@ describe('expressMetrics with routers of router 2.2 (before rawPath) in an Expre
     );
   });
 });
+
+describe.each(MAJORS.filter((m) => m.major === 4))(
+  'expressMetrics on $name with a wildcard mount',
+  ({ name, express }) => {
+    it('cannot read `/files/*/meta` back from its RegExp: /<unknown> below it, said once', async () => {
+      const app = express();
+      app.use(metricsOf(app));
+      const files = express.Router();
+      files.get('/:name', ok);
+      app.use('/files/*/meta', files); // Express 4 only: path-to-regexp 0.1 wildcards
+      app.get('/health/:probe', ok);
+      const { base, close } = await listen(app);
+      closers.push(close);
+      for (const path of ['/files/a/meta/x', '/files/b/c/meta/y', '/health/p1']) await (await fetch(base + path)).text();
+      const metrics = registries.get(app) as ReturnType<typeof expressMetrics>;
+      await settled(metrics.registry);
+      expect(
+        (await series(metrics.registry)).map((s) => [`${s.labels.route} ${s.labels.status_code}`, s.count]),
+      ).toEqual([
+        ['/<unknown>/:name 200', 2],
+        ['/health/:probe 200', 1],
+      ]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]?.[0])).toContain(name);
+    });
+  },
+);
