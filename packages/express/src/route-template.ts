@@ -147,7 +147,11 @@ function inSubApplication(req: Request, app: object | undefined, route: object):
   if (current === undefined || current === app) return undefined;
   const walked = walkedOf(current) ?? walk(current);
   let template = walked.templates.get(route);
-  if (template === undefined && !walked.missed.has(route)) template = walk(current).templates.get(route);
+  if (template === undefined && !walked.missed.has(route)) {
+    const again = walk(current);
+    template = again.templates.get(route);
+    if (template === undefined) again.missed.add(route);
+  }
   const base = baseOf(current);
   if (typeof template === 'string') return join(base, template);
   if (template === null) return oneOf(req, walked, route, base);
