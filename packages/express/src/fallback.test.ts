@@ -198,3 +198,38 @@ describe.each(MAJORS.filter((m) => m.major === 4))(
     });
   },
 );
+
+describe.each(MAJORS)(
+  'expressMetrics on $name, one router at two paths inside a sub-application',
+  ({ major, express }) => {
+    it("labels by the sub-application's mount path, and stays bounded where the mount taken is unknown", async () => {
+      const app = express();
+      app.use(metricsOf(app));
+      const shared = express.Router();
+      shared.get('/:id', ok);
+      const tenant = express();
+      tenant.use(['/a', '/b'], shared);
+      app.use('/t/:tenant', tenant);
+      const { base, close } = await listen(app);
+      closers.push(close);
+      for (let i = 0; i < 40; i++) await (await fetch(`${base}/t/tenant${i}/${i % 2 ? 'a' : 'b'}/${i}`)).text();
+      const metrics = registries.get(app) as ReturnType<typeof expressMetrics>;
+      await settled(metrics.registry);
+      const labels = (await series(metrics.registry)).map((s) => [
+        `${s.labels.route} ${s.labels.status_code}`,
+        s.count,
+      ]);
+      // Router 2.3 follows the request into the sub-application. Express 4's matching starts from the full
+      // path, which the sub-application's routers never saw: bounded, with the sub-application's mount path.
+      expect(labels).toEqual(
+        major === 5
+          ? [
+              ['/t/:tenant/<unknown>/:id 200', 1], // the first request: it started before the walk found two mounts
+              ['/t/:tenant/a/:id 200', 20],
+              ['/t/:tenant/b/:id 200', 19],
+            ]
+          : [['/t/:tenant/<unknown>/:id 200', 40]],
+      );
+    });
+  },
+);

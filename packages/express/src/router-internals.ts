@@ -175,6 +175,7 @@ let reported = false;
 /** What to do about it, for {@link reportUnreadable}. */
 export const UPGRADE = 'Express 4.17+ and Express 5 with router 2.3+ give full templates';
 export const UNWRAP = 'mount routers with app.use(path, router) rather than inside a function';
+export const MOUNT_ONCE = 'mount each router at one path';
 
 /**
  * Say once per process that route templates are incomplete, naming Express's version and what was missing.
