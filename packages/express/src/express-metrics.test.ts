@@ -35,6 +35,7 @@ async function serve(express: ExpressModule, options: ExpressMetricsOptions, set
 const routeOf = (s: { labels: Record<string, unknown> }) =>
   `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`;
 const ok = (_req: Request, res: Response) => void res.send('ok');
+const res = (req: Request): Response => req.res as Response;
 
 describe.each(MAJORS)('expressMetrics, $name', ({ express, major }) => {
   describe('route label', () => {
@@ -73,7 +74,7 @@ describe.each(MAJORS)('expressMetrics, $name', ({ express, major }) => {
         tests.get('/:id', ok);
         app.use('/old/tests', tests);
         app.use('/new/tests', tests);
-        const admin = express(); // a sub-application: its mount path must not carry parameters (README)
+        const admin = express(); // a sub-application
         admin.get('/users/:id', ok);
         app.use('/admin', admin);
       });
@@ -87,6 +88,64 @@ describe.each(MAJORS)('expressMetrics, $name', ({ express, major }) => {
         'GET /new/tests/:id 200',
         'GET /v1/builds/:id 200',
         'GET /v2/builds/:id 200',
+      ]);
+    });
+
+    it('labels routes of sub-applications mounted at parameterised paths by their mountpath, wherever the middleware is', async () => {
+      const inner = express();
+      inner.get('/jobs/:jobId', ok);
+      const tenant = express();
+      tenant.get('/users/:id', ok);
+      tenant.use('/queues/:queue', inner); // a sub-application of a sub-application
+      const { registry, get } = await serve(express, {}, (app) => app.use('/t/:tenant', tenant));
+      // The same middleware kind, installed inside a sub-application only: its requests carry the mount path too.
+      const own = express();
+      const ownMetrics = expressMetrics();
+      own.use(ownMetrics);
+      own.get('/reports/:day', ok);
+      const outer = express();
+      outer.use('/org/:org', own);
+      const served = await listen(outer);
+      closers.push(served.close);
+      for (const path of ['/t/acme/users/1', '/t/umbrella/users/2', '/t/acme/queues/q1/jobs/3']) await get(path);
+      for (const day of ['mon', 'tue']) await (await fetch(`${served.base}/org/o${day}/reports/${day}`)).text();
+      await settled(registry);
+      await settled(ownMetrics.registry);
+      expect((await series(registry)).map((s) => [routeOf(s), s.count])).toEqual([
+        ['GET /t/:tenant/queues/:queue/jobs/:jobId 200', 1],
+        ['GET /t/:tenant/users/:id 200', 2],
+      ]);
+      expect((await series(ownMetrics.registry)).map((s) => [routeOf(s), s.count])).toEqual([
+        ['GET /org/:org/reports/:day 200', 2],
+      ]);
+    });
+
+    it('labels app.route() routes and routes behind router.param by their templates', async () => {
+      const { registry, get } = await serve(express, {}, (app) => {
+        const users = express.Router();
+        users.param('userId', (req, _res, next, id) => {
+          if (id === 'nobody') return next(Object.assign(new Error('no such user'), { status: 404 }));
+          res(req).locals.user = id;
+          next();
+        });
+        users.route('/:userId').get(ok).put(ok);
+        users.get('/:userId/avatar', ok);
+        app.use('/orgs/:org/users', users);
+        app.route('/builds/:id').get(ok).delete(ok);
+      });
+      expect(await get('/orgs/o1/users/u1')).toBe(200);
+      expect(await get('/orgs/o2/users/u2', { method: 'PUT' })).toBe(200);
+      expect(await get('/orgs/o3/users/u3/avatar')).toBe(200);
+      expect(await get('/orgs/o4/users/nobody')).toBe(404); // refused by the param callback
+      expect(await get('/builds/7', { method: 'DELETE' })).toBe(200);
+      await settled(registry);
+      expect((await series(registry)).map((s) => [routeOf(s), s.count])).toEqual([
+        ['DELETE /builds/:id 200', 1],
+        ['GET /orgs/:org/users/:userId 200', 1],
+        // Express matches the route before it runs the param callbacks: a refusal there keeps the route.
+        ['GET /orgs/:org/users/:userId 404', 1],
+        ['GET /orgs/:org/users/:userId/avatar 200', 1],
+        ['PUT /orgs/:org/users/:userId 200', 1],
       ]);
     });
 
@@ -126,6 +185,21 @@ describe.each(MAJORS)('expressMetrics, $name', ({ express, major }) => {
         ['DELETE /any 200', 1],
         ['GET /^\\/rx\\/\\d+$/ 200', 2],
         [`GET ${major === 5 ? '/files/{*path}' : '/files/*'} 200`, 2],
+      ]);
+    });
+
+    it('labels routers mounted with a RegExp by that RegExp, and array routes by their paths', async () => {
+      const { registry, get } = await serve(express, {}, (app) => {
+        const versioned = express.Router();
+        versioned.get('/:id', ok);
+        app.use(/^\/v\d+/, versioned);
+        app.get(['/a/:x', '/b/:x'], ok);
+      });
+      for (const path of ['/v1/7', '/v2/8', '/a/1', '/b/2']) expect(await get(path)).toBe(200);
+      await settled(registry);
+      expect((await series(registry)).map((s) => [routeOf(s), s.count])).toEqual([
+        ['GET /^\\/v\\d+/:id 200', 2],
+        ['GET /a/:x,/b/:x 200', 2],
       ]);
     });
 

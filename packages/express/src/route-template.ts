@@ -2,11 +2,14 @@ import { subscribe } from 'node:diagnostics_channel';
 import type { Request } from 'express';
 import {
   type Layer,
+  MOUNT_ONCE,
   mountPatternsOf,
   reportUnreadable,
   routerStackOf,
   subStackOf,
   UNKNOWN_MOUNT,
+  UNWRAP,
+  UPGRADE,
 } from './router-internals.js';
 import { appOf, baseOf } from './mount-site.js';
 
@@ -98,13 +101,19 @@ export function routeTemplate(req: Request, app: object | undefined, base: strin
       walk(app);
     }
     if (typeof template === 'string') return join(base, template);
-    if (template === null) return oneOf(req, walked, route, base);
+    if (template === null) return oneOf(req, app, walked, route, base);
   }
-  return inSubApplication(req, app, route) ?? join(UNKNOWN, route.path);
+  return inSubApplication(req, app, route) ?? unknown(app, route);
+}
+
+/** A route no walk found: in a router behind a plain function, or with no app to walk. */
+function unknown(app: object | undefined, route: { path?: unknown }): string {
+  if (app !== undefined) reportUnreadable(app, 'a route was reached through a router the walk cannot see', UNWRAP);
+  return join(UNKNOWN, route.path);
 }
 
 /** A route reachable through several mount paths: the one this request took. */
-function oneOf(req: Request, walked: Walked, route: object, base: string): string {
+function oneOf(req: Request, app: object, walked: Walked, route: object, base: string): string {
   const traced = traces.get(req)?.route;
   if (traced !== undefined) return traced;
   const candidates = walked.candidates.get(route);
@@ -113,8 +122,11 @@ function oneOf(req: Request, walked: Walked, route: object, base: string): strin
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
     for (const candidate of candidates) if (takes(candidate.matchers, path)) return join(base, candidate.template);
+    // e.g. inside a sub-application, whose own mount the path still starts with
+    reportUnreadable(app, 'the mount path a request took to a router mounted at several could not be told', MOUNT_ONCE);
   }
-  return join(UNKNOWN, (route as { path?: unknown }).path);
+  // Router 2.3: a request that started before the tracing subscription (the first few after the walk found it).
+  return join(join(base, UNKNOWN), (route as { path?: unknown }).path);
 }
 
 /** Express 4's matching, replayed: each mount strips what it matched, then the route matches the rest. */
@@ -139,10 +151,14 @@ function inSubApplication(req: Request, app: object | undefined, route: object):
   if (current === undefined || current === app) return undefined;
   const walked = walkedOf(current) ?? walk(current);
   let template = walked.templates.get(route);
-  if (template === undefined && !walked.missed.has(route)) template = walk(current).templates.get(route);
+  if (template === undefined && !walked.missed.has(route)) {
+    const again = walk(current);
+    template = again.templates.get(route);
+    if (template === undefined) again.missed.add(route);
+  }
   const base = baseOf(current);
   if (typeof template === 'string') return join(base, template);
-  if (template === null) return oneOf(req, walked, route, base);
+  if (template === null) return oneOf(req, current, walked, route, base);
   return undefined;
 }
 
@@ -171,11 +187,11 @@ function walk(app: object): Walked {
   const root = routerStackOf(app);
   try {
     if (root) visit(app, root, '', [], walked, new Set());
-    else reportUnreadable(app, "the application's router could not be read");
+    else reportUnreadable(app, "the application's router could not be read", UPGRADE);
   } catch {
     walked.templates.clear(); // an unexpected router shape costs exact templates, never the request
     walked.candidates.clear();
-    reportUnreadable(app, "the application's router has an unexpected shape");
+    reportUnreadable(app, "the application's router has an unexpected shape", UPGRADE);
   }
   for (const [route, template] of walked.templates) {
     if (template === null && !walked.candidates.has(route)) {
@@ -218,8 +234,8 @@ function visit(
     if (sub === undefined) continue;
     const patterns = mountPatternsOf(layer);
     if (patterns === undefined) {
-      reportUnreadable(app, 'the paths its routers are mounted at could not be read');
-      visit(app, sub, join(prefix, UNKNOWN), undefined, walked, inside);
+      reportUnreadable(app, 'the paths its routers are mounted at could not be read', UPGRADE);
+      visit(app, sub, prefix.endsWith(UNKNOWN) ? prefix : join(prefix, UNKNOWN), undefined, walked, inside);
       continue;
     }
     for (const { template, matcher } of patterns) {
@@ -244,11 +260,13 @@ function onLayerStart(message: unknown): void {
     const current = req.route as { stack?: unknown[] } | undefined;
     if (current?.stack?.includes(layer)) {
       // A route handler: prefix the route's pattern with the template of the router that holds the route.
-      trace.route = join(mountOf(trace, (l) => l.route === current) ?? UNKNOWN, route);
+      const is = (l: Layer) => l.route === current;
+      trace.route = join(mountOf(trace, is) ?? rootOf(req, is) ?? UNKNOWN, route);
     } else {
       const sub = subStackOf(layer);
       // A router being entered: remember its stack, so its own routes and routers find their prefix.
-      if (sub !== undefined) trace.routers.push([sub, join(mountOf(trace, (l) => l === layer) ?? UNKNOWN, route)]);
+      const is = (l: Layer) => l === layer;
+      if (sub !== undefined) trace.routers.push([sub, join(mountOf(trace, is) ?? rootOf(req, is) ?? UNKNOWN, route)]);
     }
   } catch {
     // a failure here costs a label, never the request
@@ -258,6 +276,12 @@ function onLayerStart(message: unknown): void {
 /** The template of the most recently entered router that holds a layer matching `is`. */
 function mountOf(trace: Trace, is: (layer: Layer) => boolean): string | undefined {
   return trace.routers.findLast(([stack]) => stack.some(is))?.[1];
+}
+
+/** The mount template of the sub-application the request is in, when a layer matching `is` is on its main router. */
+function rootOf(req: Request, is: (layer: Layer) => boolean): string | undefined {
+  const app = appOf(req);
+  return app !== undefined && routerStackOf(app)?.some(is) ? baseOf(app) : undefined;
 }
 
 /** `/api` + `/tree/:id`; a router's own `/` route is labelled with the mount path alone, as in @koa/router. */

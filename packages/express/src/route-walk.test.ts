@@ -41,6 +41,33 @@ async function serve(express: ExpressModule, setup: (app: ReturnType<ExpressModu
   return { app, get, labels };
 }
 
+describe.each(MAJORS.filter((m) => m.major === 4))('Express 4 mount paths read back, $name', ({ express }) => {
+  it('gives the template of every path-to-regexp 0.1 form a mount path can take', async () => {
+    const { get, labels } = await serve(express, (app) => {
+      const leaf = express.Router();
+      leaf.get('/leaf', ok);
+      app.use('/files/:name.:ext', leaf); // a dot before a parameter
+      app.use('/opt/:id?', leaf); // an optional parameter
+      app.use('/num/:id(\\d+)', leaf); // a parameter with its own pattern
+      app.use('/pair/:from-:to', leaf); // two parameters in one segment
+      app.use('/Trail/', leaf); // a trailing slash; case-insensitive matching, the template as written
+      app.use(['/m1/:a', '/m2'], leaf); // an array
+    });
+    const paths = ['/files/r.txt/leaf', '/opt/9/leaf', '/num/42/leaf', '/pair/a-b/leaf', '/trail/leaf'];
+    for (const path of [...paths, '/m1/x/leaf', '/m2/leaf']) expect(await get(path)).toBe(200);
+    expect(await labels()).toEqual([
+      ['/files/:name.:ext/leaf 200', 1],
+      ['/m1/:a/leaf 200', 1],
+      ['/m2/leaf 200', 1],
+      ['/num/:id(\\d+)/leaf 200', 1],
+      ['/opt/:id?/leaf 200', 1],
+      ['/pair/:from-:to/leaf 200', 1],
+      ['/Trail/leaf 200', 1],
+    ]);
+    expect(traced()).toBe(false);
+  });
+});
+
 describe.each(MAJORS)('expressMetrics route templates from the router tree, $name', ({ major, express }) => {
   it('labels parameterised and nested mounts with their templates, with no tracing subscription', async () => {
     const { get, labels } = await serve(express, (app) => {

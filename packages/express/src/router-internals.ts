@@ -172,17 +172,21 @@ function paramOf(group: string, name: unknown): string | undefined {
 
 let reported = false;
 
+/** What to do about it, for {@link reportUnreadable}. */
+export const UPGRADE = 'Express 4.17+ and Express 5 with router 2.3+ give full templates';
+export const UNWRAP = 'mount routers with app.use(path, router) rather than inside a function';
+export const MOUNT_ONCE = 'mount each router at one path';
+
 /**
  * Say once per process that route templates are incomplete, naming Express's version and what was missing.
  * Templates never fall back to the concrete `req.baseUrl`: that would put ids into labels.
  */
-export function reportUnreadable(app: object, what: string): void {
+export function reportUnreadable(app: object, what: string, advice: string): void {
   if (reported) return;
   reported = true;
   console.warn(
-    `[kci-metrics] @kci-metrics/express: ${versionOf(app)}: ${what}; routes below such mounts are labelled ` +
-      `"${UNKNOWN_MOUNT}" followed by the route's own path (bounded, but less precise). ` +
-      'Express 5 with router 2.3+ and Express 4.17+ give full templates.',
+    `[kci-metrics] @kci-metrics/express: ${versionOf(app)}: ${what}; the routes below are labelled ` +
+      `"/${UNKNOWN_MOUNT}" followed by the route's own path (bounded, but less precise): ${advice}.`,
   );
 }
 
@@ -191,17 +195,20 @@ function versionOf(app: object): string {
   const require = createRequire(import.meta.url);
   const handle = (app as { handle?: unknown }).handle;
   let express = 'Express (version unknown)';
-  let router = '';
+  const routers = new Set<string>();
   for (const [file, module] of Object.entries(require.cache)) {
-    const exports = module?.exports as { handle?: unknown; prototype?: unknown } | undefined;
+    const exports = module?.exports as { handle?: unknown } | undefined;
     const dir = file.replace(/[\\/][^\\/]+[\\/][^\\/]+$/, '');
     if (/[\\/]express[\\/]lib[\\/]application\.js$/.test(file) && exports?.handle === handle) {
       express = `Express ${packageVersion(require, dir) ?? '(version unknown)'}`;
     } else if (/[\\/]router[\\/]lib[\\/]layer\.js$/.test(file)) {
-      router = ` (router ${packageVersion(require, dir) ?? 'version unknown'})`;
+      routers.add(packageVersion(require, dir) ?? 'version unknown');
     }
   }
-  return express + (express.startsWith('Express 5') ? router : '');
+  // Express 4 has its own router; the `router` package is Express 5's (or used on its own).
+  return routers.size === 0 || express.startsWith('Express 4')
+    ? express
+    : `${express} (router ${[...routers].join(', ')})`;
 }
 
 function packageVersion(require: NodeJS.Require, dir: string): string | undefined {
