@@ -79,7 +79,7 @@ async function runCluster(c: Cluster): Promise<{ store: string; reference: strin
   const writers = await Promise.all(pool.slice(0, c.writers.length));
   const refs: Reference[] = [];
   for (const [i, w] of writers.entries())
-    refs.push(await w.call<Reference>('program', { dir, ops: c.writers[i]?.ops }));
+    refs.push(await w.call<Reference>('program', { dir, ops: c.writers[i]?.ops, json: true }));
   const victim = writers[c.killed] as Child;
   await killHard(victim);
   pool[c.killed] = startFixture(WRITER, []);

@@ -36,12 +36,12 @@ const H = { buckets: [1, 5, 10] };
 beforeAll(async () => {
   dir = tempDir().dir;
   const pidDir = tempDir().dir;
-  [main, withDefaults, nanWriter, pidWriter] = [
-    await startWriter(dir),
-    await startWriter(dir, { env: 'prod' }),
-    await startWriter(dir),
-    await startWriter(pidDir),
-  ];
+  [main, withDefaults, nanWriter, pidWriter] = await Promise.all([
+    startWriter(dir),
+    startWriter(dir, { env: 'prod' }),
+    startWriter(dir),
+    startWriter(pidDir),
+  ]);
   const defs: Op[] = [
     define('counter', { name: 'reset_c_total', help: 'h' }),
     define('counter', { name: 'reset_same_total', help: 'h' }),

@@ -73,7 +73,7 @@ let afterDeath: Scrape;
 
 beforeAll(async () => {
   dir = tempDir().dir;
-  [a, b] = [await startWriter(dir), await startWriter(dir)];
+  [a, b] = await Promise.all([startWriter(dir), startWriter(dir)]);
   await a.run([...definitions, flush]);
   await b.run([...definitions, flush]);
   initial = await scrape(dir);
