@@ -2,9 +2,6 @@ import type { MetricType } from './describe.js';
 import type { WriterView } from './gc.js';
 import { escapeHelp, formatNumber } from './labels.js';
 
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
-
 /** Rows as read in one read transaction (raw arrays, column order of the SELECTs in statements.ts). */
 export interface Snapshot {
   /** id, name, type, help, label_names, buckets, mode */
