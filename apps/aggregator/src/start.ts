@@ -13,7 +13,7 @@ export interface StartAggregatorOptions {
   host?: string;
   /** The store directory the workers write to. Default `PROMETHEUS_MULTIPROC_DIR`, else `/tmp/prometheus_multiproc_dir`. */
   dir?: string;
-  /** Scrape authentication. Default: from the `PROMETHEUS_METRICS_AUTH_*` / `_BASIC_AUTH_*` variables. */
+  /** Scrape authentication. Default: from the bearer token or basic auth variables, as {@link parseAuthConfig} reads them. */
   auth?: AuthConfig;
   /** Where the defaults come from. Default `process.env`. */
   env?: Record<string, string | undefined>;

@@ -104,7 +104,7 @@ describe('a better-sqlite3 that needs a newer Node.js (13.x on Node 20 crashes w
     [{ version: '12.11.1', engines: { node: '20.x || 22.x' } }, '18.20.0', true],
     [{ version: '1.0.0' }, '20.20.2', false],
     [{ version: '1.0.0', engines: { node: '*' } }, '20.20.2', false],
-  ])('%j on Node %s refused: %s', (manifest, node, refused) => {
+  ])('%j on Node %s refused: %s', (manifest: { version: string; engines?: { node: string } }, node, refused) => {
     const error = nodeTooOld(manifest, node);
     expect(error !== undefined).toBe(refused);
     if (error) {
