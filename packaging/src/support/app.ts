@@ -71,7 +71,7 @@ export async function installApp(
       `storeDir: ${join(dir, '..', 'pnpm-store')}\noverrides:\n${overrides.join('\n')}\n`,
     );
   }
-  const opts = { cwd: dir, timeoutMs: 480_000 };
+  const opts = { cwd: dir, timeoutMs: 1_200_000 };
   const invoke = (args: string[]) => (client === 'npm' ? run('npm', args, opts) : run('npx', [...PNPM, ...args], opts));
   const commands = [[client === 'npm' ? 'install' : 'add', ...words], ...readme.then];
   const line = commands.map((args) => `${client} ${args.join(' ')}`).join(' && ');
