@@ -610,7 +610,8 @@ export class Writer {
     unstorable.count++;
     notices.push({
       metric: def.name,
-      message: `a series' value is NaN (${def.name}{${ss.labels}}); that series keeps its stored total until the metric is reset`,
+      message: 'NaN value', // the log key: once per metric, whichever series
+      text: `metric ${def.name}: a series' value is NaN (first: {${ss.labels}}), which cannot be stored; such a series keeps its stored total until the metric is reset (counted in health().unstorableValues)`,
     });
     commits.push(() => {
       ss.nan = true;
