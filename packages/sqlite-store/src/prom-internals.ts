@@ -157,6 +157,15 @@ export function internalEntries(metric: PromMetric): Record<string, PromEntry> |
   return map as Record<string, PromEntry>;
 }
 
+/**
+ * The entries of a metric already checked by internalEntries() (at first sight): no per-flush check, since
+ * enumerating a hashMap's keys to look at one entry costs as much as the idle flush of its series.
+ */
+export function checkedEntries(metric: PromMetric): Record<string, PromEntry> | undefined {
+  const map = metric.hashMap;
+  return map !== null && typeof map === 'object' ? (map as Record<string, PromEntry>) : undefined;
+}
+
 /** The registry's default labels (prom-client keeps no public getter), or undefined when there are none. */
 export function defaultLabelsOf(registry: Registry): Record<string, unknown> | undefined {
   const defaults = (registry as unknown as { _defaultLabels?: unknown })._defaultLabels;

@@ -5,6 +5,7 @@ import { RowBatch } from './batch.js';
 import { encodeLabels } from './labels.js';
 import {
   checkPromClient,
+  checkedEntries,
   defaultLabelsOf,
   entryCount,
   entryKey,
@@ -255,7 +256,7 @@ export class Writer {
     try {
       const st = this.states.get(metric) ?? this.retired.get(metric) ?? this.stateOf(metric, defaults());
       const def = st.def;
-      const entries = internalEntries(metric);
+      const entries = checkedEntries(metric);
       if (!def || st.viaPublicApi || def.type === 'gauge' || !entries) return;
       const carry = (hash: string, entry: PromEntry | undefined) => {
         if (!entry) return;
@@ -458,7 +459,7 @@ export class Writer {
       if (changed) fresh = true; // a new metric row: every series id must be resolved again
     }
     const metricId = mid;
-    const hashMap = (viaPublicApi ? st.snapshot : internalEntries(metric)) ?? NO_ENTRIES;
+    const hashMap = (viaPublicApi ? st.snapshot : checkedEntries(metric)) ?? NO_ENTRIES;
     const isGauge = def.type === 'gauge';
     const isCounter = def.type === 'counter';
     const isSummary = def.type === 'summary';
@@ -472,6 +473,8 @@ export class Writer {
     };
     const batch = isGauge ? undefined : this.batches(s)[isCounter ? 'values' : 'vectors'];
     batch?.clear(); // a flush that threw half-way left its rows here
+    // Which series were seen matters only for the ones reset()/remove() detached (a store per series otherwise).
+    const marking = st.detached.length > 0;
     for (const hash in hashMap) {
       const entry = hashMap[hash];
       if (!entry) continue;
@@ -480,7 +483,7 @@ export class Writer {
         ss = newSeries(hash, encodeLabels(def.labelNames, entryLabels(entry), st.defaults));
         st.series.set(hash, ss);
       }
-      ss.seen = epoch;
+      if (marking) ss.seen = epoch;
       const known = fresh ? undefined : ss.id;
       if (isGauge) {
         const v = entryValue(entry);
@@ -607,7 +610,8 @@ export class Writer {
     unstorable.count++;
     notices.push({
       metric: def.name,
-      message: `a series' value is NaN (${def.name}{${ss.labels}}); that series keeps its stored total until the metric is reset`,
+      message: 'NaN value', // the log key: once per metric, whichever series
+      text: `metric ${def.name}: a series' value is NaN (first: {${ss.labels}}), which cannot be stored; such a series keeps its stored total until the metric is reset (counted in health().unstorableValues)`,
     });
     commits.push(() => {
       ss.nan = true;
