@@ -314,7 +314,6 @@ export class Writer {
   write(s: Statements, now: number, exiting: boolean, notices: FlushNotice[]): () => void {
     const commits: Array<() => void> = [];
     const reported = this.failedFlushes;
-    if (this.pending.length > 0) notices.push(...this.pending.splice(0));
     let wid = this.writerId;
     let fresh = false;
     if (wid === undefined && this.identity.startTicks) {
@@ -374,6 +373,9 @@ export class Writer {
       if (st.seen !== epoch) this.retire(s, st, writerId, fresh, now, epoch, unstorable, commits, notices);
     }
     if (unstorable.count > 0) s.addMeta.run({ key: 'unstorable_values', n: unstorable.count });
+    // After the metrics were read: what their first sight found (e.g. a collector that cannot be stored) is
+    // reported by this flush, also when it is the process's only one (a short job that flushes at exit).
+    if (this.pending.length > 0) notices.push(...this.pending.splice(0));
     return () => {
       for (const c of commits) c();
     };
