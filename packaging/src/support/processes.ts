@@ -80,7 +80,8 @@ export async function startWorker(
   file: string,
   env: Record<string, string>,
 ): Promise<Child & { port: number }> {
-  const c = start(process.execPath, [file], appDir, env);
+  // PORT=0: a README block that listens on PORT takes a free port (the wrapper reports it).
+  const c = start(process.execPath, [file], appDir, { PORT: '0', ...env });
   const m = await waitForOutput(c, /listening (\d+)/);
   return { ...c, port: Number(m[1]) };
 }

@@ -27,6 +27,15 @@ const serverOfThePackagingTest = app.listen(Number(process.env.PORT ?? 0), '127.
   console.log(\`listening \${serverOfThePackagingTest.address().port}\`);
 });
 `;
+// A README block that listens itself (on PORT) gets its port reported by the server it starts.
+const REPORT = `
+import { Server as ServerOfThePackagingTest } from 'node:http';
+const listenOfThePackagingTest = ServerOfThePackagingTest.prototype.listen;
+ServerOfThePackagingTest.prototype.listen = function (...args) {
+  this.once('listening', () => console.log(\`listening \${this.address().port}\`));
+  return listenOfThePackagingTest.apply(this, args);
+};
+`;
 const KOA_ROUTE = `
 import RouterOfThePackagingTest from '@koa/router';
 const routerOfThePackagingTest = new RouterOfThePackagingTest({ prefix: '/api' });
@@ -44,6 +53,9 @@ export async function writeWorker(
 ): Promise<string> {
   const { file, code } = readmeCode(framework);
   const body = framework === 'koa' && !code.includes('/tree/:commitHash/full') ? `${code}${KOA_ROUTE}` : code;
-  await writeFile(join(appDir, name), `// ${file}, verbatim:\n${body}\n// The packaging test's wrapper:${LISTEN}`);
+  const program = /\bapp\.listen\(/.test(code)
+    ? `// The packaging test's wrapper:${REPORT}\n// ${file}, verbatim:\n${body}\n`
+    : `// ${file}, verbatim:\n${body}\n// The packaging test's wrapper:${LISTEN}`;
+  await writeFile(join(appDir, name), program);
   return name;
 }
