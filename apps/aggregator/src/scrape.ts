@@ -1,8 +1,8 @@
 import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
 import { StoreError } from '@kci-metrics/core';
-import type { ExpositionFormat, MetricsStore } from '@kci-metrics/sqlite-store';
-import { renderSelfMetrics } from './self-metrics.js';
+import type { ExpositionFormat, MetricsStore, Scrape } from '@kci-metrics/sqlite-store';
+import { selfMetricFamilies } from './self-metrics.js';
 import type { StoreWatch } from './store-watch.js';
 
 const gzipAsync = promisify(gzip);
@@ -29,7 +29,8 @@ export class Exposition {
 export type ScrapeResult = { ok: true; exposition: Exposition } | { ok: false; status: 500 | 503; message: string };
 
 /**
- * Renders the store's merged exposition plus the aggregator's own metrics.
+ * Renders the store's merged exposition plus the aggregator's own metrics, in one store read: the store
+ * renders our families too, from the health of the same snapshot (issue 15).
  *
  * Concurrent scrapes of the same format share one render: a request that arrives while a render is in flight
  * waits for it instead of starting another. So a burst of scrapers costs one store read, and memory holds at
@@ -54,11 +55,16 @@ export class Scraper {
 
   private async render(format: ExpositionFormat): Promise<ScrapeResult> {
     const startedAt = performance.now();
-    let text: string;
-    let health: ReturnType<MetricsStore['health']>;
+    let scrape: Scrape;
     try {
-      text = await this.store.metrics({ format });
-      health = this.store.health();
+      scrape = await this.store.scrape({
+        format,
+        extraFamilies: (health) => {
+          // Microsecond resolution is plenty, and keeps the sample free of float noise like 0.0009955199999994876.
+          const durationSeconds = Math.round((performance.now() - startedAt) * 1000) / 1e6;
+          return selfMetricFamilies(health, { durationSeconds, readFailures: this.watch.readFailures });
+        },
+      });
     } catch (error) {
       this.watch.failed(error);
       const code = storeErrorCode(error);
@@ -72,11 +78,8 @@ export class Scraper {
         message: 'internal error while reading the metrics store (see the aggregator log)',
       };
     }
-    this.watch.succeeded(health);
-    // Microsecond resolution is plenty, and keeps the sample free of float noise like 0.0009955199999994876.
-    const durationSeconds = Math.round((performance.now() - startedAt) * 1000) / 1e6;
-    const own = renderSelfMetrics(health, { durationSeconds, readFailures: this.watch.readFailures }, format);
-    return { ok: true, exposition: new Exposition(format, Buffer.from(join(text, own, format), 'utf8')) };
+    this.watch.succeeded(scrape.health);
+    return { ok: true, exposition: new Exposition(format, Buffer.from(scrape.body, 'utf8')) };
   }
 }
 
@@ -94,15 +97,4 @@ function storeErrorCode(error: unknown): string | undefined {
     if (typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code)) return code;
   }
   return undefined;
-}
-
-const EOF = '# EOF\n';
-
-/** Append our metrics to the store's text; in OpenMetrics they must come before the closing `# EOF`. */
-function join(storeText: string, own: string, format: ExpositionFormat): string {
-  let head = storeText;
-  if (head !== '' && !head.endsWith('\n')) head += '\n';
-  if (format !== 'openmetrics') return head + own;
-  if (head.endsWith(EOF)) head = head.slice(0, -EOF.length);
-  return head + own + EOF;
 }

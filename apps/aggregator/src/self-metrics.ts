@@ -1,4 +1,4 @@
-import type { ExpositionFormat, StoreHealth } from '@kci-metrics/sqlite-store';
+import type { ExtraFamily, StoreHealth } from '@kci-metrics/sqlite-store';
 
 /** What the aggregator knows about one scrape, beyond the store's health. */
 export interface ScrapeFacts {
@@ -8,26 +8,16 @@ export interface ScrapeFacts {
   readFailures: number;
 }
 
-type MetricType = 'gauge' | 'counter';
-
-interface Family {
-  /** The family name; counters get `_total` on their sample (and, in the Prometheus format, their name). */
-  name: string;
-  type: MetricType;
-  help: string;
-  unit?: string;
-  samples: Array<{ labels?: Record<string, string>; value: number }>;
-}
-
 /**
- * The aggregator's own metrics, in the requested format, to append to the store's exposition (before
- * `# EOF` in OpenMetrics). All names start with `kci_metrics_`; the README lists them.
+ * The aggregator's own metrics, as families for the store to render into the same exposition (before
+ * `# EOF` in OpenMetrics), from the health of the same snapshot as the stored metrics. All names start with
+ * `kci_metrics_`; counters are named without `_total` (the store adds it to their samples); the README lists them.
  *
  * @example
- * renderSelfMetrics(store.health(), { durationSeconds: 0.004, readFailures: 0 }, 'prometheus');
+ * await store.scrape({ format, extraFamilies: (health) => selfMetricFamilies(health, { durationSeconds: 0.004, readFailures: 0 }) });
  */
-export function renderSelfMetrics(health: StoreHealth, facts: ScrapeFacts, format: ExpositionFormat): string {
-  const families: Family[] = [
+export function selfMetricFamilies(health: StoreHealth, facts: ScrapeFacts): ExtraFamily[] {
+  return [
     {
       name: 'kci_metrics_scrape_duration_seconds',
       type: 'gauge',
@@ -96,49 +86,8 @@ export function renderSelfMetrics(health: StoreHealth, facts: ScrapeFacts, forma
       samples: uniqueMetrics(health.conflicts).map((metric) => ({ labels: { metric }, value: 1 })),
     },
   ];
-  return families.map((family) => renderFamily(family, format)).join('');
 }
 
 function uniqueMetrics(conflicts: StoreHealth['conflicts']): string[] {
   return [...new Set(conflicts.map((c) => c.metric))].sort();
-}
-
-function renderFamily(family: Family, format: ExpositionFormat): string {
-  const counter = family.type === 'counter';
-  const sampleName = counter ? `${family.name}_total` : family.name;
-  let out: string;
-  if (format === 'openmetrics') {
-    // OpenMetrics names the counter family without `_total`; only its sample carries the suffix.
-    out = `# TYPE ${family.name} ${family.type}\n`;
-    if (family.unit !== undefined) out += `# UNIT ${family.name} ${family.unit}\n`;
-    out += `# HELP ${family.name} ${escapeHelp(family.help, format)}\n`;
-  } else {
-    out = `# HELP ${sampleName} ${escapeHelp(family.help, format)}\n# TYPE ${sampleName} ${family.type}\n`;
-  }
-  for (const sample of family.samples)
-    out += `${sampleName}${renderLabels(sample.labels)} ${renderValue(sample.value)}\n`;
-  return out;
-}
-
-function renderLabels(labels: Record<string, string> | undefined): string {
-  if (labels === undefined) return '';
-  const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
-  return `{${pairs.join(',')}}`;
-}
-
-/** Label values escape backslash, double quote and line feed, in both formats. */
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function escapeHelp(help: string, format: ExpositionFormat): string {
-  const escaped = help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-  return format === 'openmetrics' ? escaped.replace(/"/g, '\\"') : escaped;
-}
-
-function renderValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Number.POSITIVE_INFINITY) return '+Inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(value);
 }

@@ -107,10 +107,10 @@ describe('the exposition', () => {
     const { port } = await serve((store) => ({
       ...store,
       path: store.path,
-      metrics: async (options) => {
+      scrape: async (options) => {
         reads += 1;
         await new Promise((resolve) => setTimeout(resolve, 100));
-        return store.metrics(options);
+        return store.scrape(options);
       },
     }));
     const answers = await Promise.all(Array.from({ length: 10 }, () => get(port, '/metrics/', { headers: { 'Accept-Encoding': 'gzip' } })));
@@ -119,6 +119,46 @@ describe('the exposition', () => {
     expect(reads).toBe(1);
     await get(port);
     expect(reads).toBe(2);
+  });
+});
+
+describe('one scrape, one snapshot', () => {
+  it('takes the stored and the health-derived metrics from one read, even if a worker flushes between', async () => {
+    // Deterministic: right after each store read returns, before the aggregator reads anything else, another
+    // worker process (its first flush) joins. Before issue 15 the aggregator read metrics(), then health():
+    // the body lacked the worker's metric while kci_metrics_store_writers already counted it.
+    let late: Awaited<ReturnType<StoreFixture['spawnWriter']>> | undefined;
+    let fixtureRef: StoreFixture | undefined;
+    const afterRead = async () => {
+      late ??= await fixtureRef?.spawnWriter({ name: 'late_jobs_total', value: 5, stay: true });
+    };
+    const { port, store } = await serve((reader) => ({
+      ...reader,
+      path: reader.path,
+      metrics: async (options) => {
+        const text = await reader.metrics(options);
+        await afterRead();
+        return text;
+      },
+      scrape: async (options) => {
+        const scrape = await reader.scrape(options);
+        await afterRead();
+        return scrape;
+      },
+    }));
+    fixtureRef = store;
+    try {
+      const seen = (text: string) => ({
+        liveWriters: sample(text, 'kci_metrics_store_writers{state="live"}'),
+        lateJobs: sample(text, 'late_jobs_total'),
+      });
+      expect(seen((await get(port)).text)).toEqual({ liveWriters: 1, lateJobs: undefined });
+      expect(late).toBeDefined();
+      expect(seen((await get(port)).text)).toEqual({ liveWriters: 2, lateJobs: 5 });
+    } finally {
+      late?.child.kill('SIGTERM');
+      await late?.exited;
+    }
   });
 });
 
@@ -239,7 +279,7 @@ describe('store health', () => {
     const { port, running } = await serve((store) => ({
       ...store,
       path: store.path,
-      metrics: (options) => (failure ? Promise.reject(failure) : store.metrics(options)),
+      scrape: (options) => (failure ? Promise.reject(failure) : store.scrape(options)),
     }));
     const answer = await get(port);
     expect(answer.status).toBe(500);

@@ -1,7 +1,11 @@
 export type {
   ExpositionFormat,
+  ExtraFamily,
+  ExtraSample,
   MetricsOptions,
   MetricsStore,
+  Scrape,
+  ScrapeOptions,
   StoreHealth,
   StoreLogger,
   StoreOptions,

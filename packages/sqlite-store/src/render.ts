@@ -18,9 +18,11 @@ type GaugeRow = [number, number, number | null, number];
 
 /**
  * Render the merged exposition: counters and histograms straight from their merged rows; summaries as
- * `_sum` and `_count` only (quantiles cannot be merged across processes); gauges by their mode.
+ * `_sum` and `_count` only (quantiles cannot be merged across processes); gauges by their mode. `extra`
+ * renders what follows the stored families (extra families, see render-extra.ts), before `# EOF`; it is
+ * called once they are rendered, so that a scrape's duration it reports includes their rendering.
  */
-export function render(snap: Snapshot, openMetrics: boolean): string {
+export function render(snap: Snapshot, openMetrics: boolean, extra: () => string = () => ''): string {
   const byMetric = new Map<number, SeriesRow[]>();
   for (const row of snap.series as SeriesRow[]) {
     const list = byMetric.get(row[0]);
@@ -58,6 +60,7 @@ export function render(snap: Snapshot, openMetrics: boolean): string {
     const family = openMetrics && type === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
     out += `# HELP ${family} ${escapeHelp(help, openMetrics)}\n# TYPE ${family} ${type}\n${body}`;
   }
+  out += extra();
   return openMetrics ? `${out}# EOF\n` : out;
 }
 

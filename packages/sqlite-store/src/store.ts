@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
@@ -11,13 +10,15 @@ import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
 import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
-import { collectGarbage, viewWriters } from './gc.js';
+import { collectGarbage } from './gc.js';
 import { currentIdentity } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
-import { render } from './render.js';
+import { render, type Snapshot } from './render.js';
+import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
+import { healthOf, readSnapshot } from './snapshot.js';
 import type { Statements } from './statements.js';
 import { clearDatabase } from './schema.js';
-import type { MetricsOptions, MetricsStore, StoreHealth, StoreOptions } from './types.js';
+import type { MetricsOptions, MetricsStore, Scrape, ScrapeOptions, StoreHealth, StoreOptions } from './types.js';
 import { type FlushNotice, Writer } from './writer.js';
 
 export const DB_FILE = 'kci-metrics.sqlite';
@@ -144,6 +145,39 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     return conn.use('STORE_READ_FAILED', READ_BUSY_MS, fn);
   };
 
+  /** One read of the store: GC first (its own short write), then the rows and the health of one snapshot. */
+  const scrape = (format: unknown = 'prometheus', extra: NonNullable<ScrapeOptions['extraFamilies']>): Scrape => {
+    if (format !== 'prometheus' && format !== 'openmetrics') {
+      throw new ConfigError('format', format, '"prometheus" or "openmetrics"');
+    }
+    const openMetrics = format === 'openmetrics';
+    const {
+      snapshot,
+      health: rows,
+      now,
+    } = read((db, s) => {
+      const now = Date.now();
+      // Folding is housekeeping: it waits briefly for the write lock, and a busy database must
+      // neither fail nor stall the scrape (it is retried at the next one).
+      db.pragma(`busy_timeout = ${GC_BUSY_MS}`);
+      try {
+        collectGarbage(db, s, now);
+      } catch {
+        // retried at the next scrape
+      } finally {
+        db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
+      }
+      return { ...readSnapshot(db, s, now, true), now };
+    });
+    const health = healthOf(path, rows, now);
+    const body = render(snapshot as Snapshot, openMetrics, () => {
+      // Called after the stored families are rendered: a scrape duration among the extras covers them.
+      const families = typeof extra === 'function' ? validateExtraFamilies(extra(health)) : extra;
+      return renderExtraFamilies(families, openMetrics);
+    });
+    return { format, body, health };
+  };
+
   return {
     path,
     attach(registry: Registry) {
@@ -174,60 +208,28 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     },
     flush: () => flush(),
     metrics(metricsOptions: MetricsOptions = {}) {
-      const format = metricsOptions.format ?? 'prometheus';
-      if (format !== 'prometheus' && format !== 'openmetrics') {
-        return Promise.reject(new ConfigError('format', format, '"prometheus" or "openmetrics"'));
-      }
       try {
-        return Promise.resolve(
-          read((db, s) => {
-            const now = Date.now();
-            let writers = viewWriters(s, now);
-            // Folding is housekeeping: it waits briefly for the write lock, and a busy database must
-            // neither fail nor stall the scrape (it is retried at the next one).
-            db.pragma(`busy_timeout = ${GC_BUSY_MS}`);
-            try {
-              if (collectGarbage(db, s, now, writers) > 0) writers = viewWriters(s, now);
-            } catch {
-              // retried at the next scrape
-            } finally {
-              db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
-            }
-            const snapshot = db
-              .transaction(() => ({
-                metrics: s.readMetrics.all() as unknown[][],
-                series: s.readSeries.all() as unknown[][],
-                gauges: s.readGauges.all() as unknown[][],
-                writers,
-              }))
-              .deferred();
-            return render(snapshot, format === 'openmetrics');
-          }),
-        );
+        return Promise.resolve(scrape(metricsOptions.format, []).body);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    scrape(scrapeOptions: ScrapeOptions = {}) {
+      try {
+        if (scrapeOptions === null || typeof scrapeOptions !== 'object') {
+          throw new ConfigError('scrape options', scrapeOptions, 'an object { format?, extraFamilies? }');
+        }
+        const { extraFamilies } = scrapeOptions;
+        if (extraFamilies !== undefined && typeof extraFamilies !== 'function') validateExtraFamilies(extraFamilies);
+        return Promise.resolve(scrape(scrapeOptions.format, extraFamilies ?? []));
       } catch (err) {
         return Promise.reject(err);
       }
     },
     health(): StoreHealth {
-      return read((_db, s) => {
+      return read((db, s) => {
         const now = Date.now();
-        const writers = viewWriters(s, now);
-        const meta = (key: string) => Number((s.getMeta.get(key) as { value: number } | undefined)?.value ?? 0);
-        const live = writers.filter((w) => w.alive);
-        return {
-          path,
-          sizeBytes: fileSize(path) + fileSize(`${path}-wal`),
-          liveWriters: live.length,
-          stalledWriters: live.filter((w) => now - w.row.heartbeat_at > 3 * w.row.interval_ms).length,
-          deadWriters: writers.length - live.length,
-          foldedWriters: meta('folded_writers'),
-          flushFailures: meta('flush_failures') + writers.reduce((n, w) => n + w.row.flush_failures, 0),
-          unstorableValues: meta('unstorable_values'),
-          conflicts: (s.readConflicts.all() as { metric: string; detail: string }[]).map((c) => ({
-            metric: c.metric,
-            detail: c.detail,
-          })),
-        };
+        return healthOf(path, readSnapshot(db, s, now, false).health, now);
       });
     },
     close() {
@@ -283,14 +285,6 @@ function validate(options: StoreOptions): Resolved {
     fresh: fresh ?? false,
     logger: logger ?? consoleLogger,
   };
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
 }
 
 function errorCode(err: unknown): string {

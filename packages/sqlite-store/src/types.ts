@@ -25,6 +25,53 @@ export interface MetricsOptions {
   format?: ExpositionFormat;
 }
 
+/** One sample of an {@link ExtraFamily}. */
+export interface ExtraSample {
+  /** Label names (`[a-zA-Z_][a-zA-Z0-9_]*`, not `__`-prefixed) to values; values are escaped by the store. */
+  labels?: Readonly<Record<string, string>>;
+  value: number;
+}
+
+/**
+ * A metric family that is not in the store but is rendered into the same exposition (e.g. the aggregator's
+ * own `kci_metrics_*` metrics), with the store's escaping and number rules, before the OpenMetrics `# EOF`.
+ *
+ * @example
+ * const up: ExtraFamily = { name: 'my_scrapes', type: 'counter', help: 'Scrapes served.', samples: [{ value: 3 }] };
+ */
+export interface ExtraFamily {
+  /**
+   * The family name (`[a-zA-Z_:][a-zA-Z0-9_:]*`). A counter's samples are named `<name>_total`; a counter
+   * name that already ends with `_total` is taken as the sample name. Must not be the name of a stored metric.
+   */
+  name: string;
+  type: 'counter' | 'gauge';
+  /** HELP text, any string (escaped by the store). */
+  help: string;
+  /** OpenMetrics `# UNIT` (e.g. `seconds`); the name must end with `_<unit>`. Not rendered in the Prometheus format. */
+  unit?: string;
+  /** Counter values must be >= 0. Label sets must differ. */
+  samples: readonly ExtraSample[];
+}
+
+export interface ScrapeOptions {
+  /** Default `prometheus` (text format 0.0.4). */
+  format?: ExpositionFormat;
+  /**
+   * Families to render after the stored ones. A function is called with the health of the same snapshot as the
+   * body, once it is read, so metrics derived from the health always agree with the body.
+   */
+  extraFamilies?: readonly ExtraFamily[] | ((health: StoreHealth) => readonly ExtraFamily[]);
+}
+
+/** One scrape: the exposition and the store's health, both of one read transaction. */
+export interface Scrape {
+  format: ExpositionFormat;
+  /** The merged exposition, extra families included; OpenMetrics ends with one `# EOF`. */
+  body: string;
+  health: StoreHealth;
+}
+
 /** The store's own health, for the aggregator's self-metrics. */
 export interface StoreHealth {
   /** The database file. */
@@ -60,6 +107,12 @@ export interface MetricsStore {
   flush(): boolean;
   /** Aggregator side: the text exposition merged over every process that wrote. Rejects with a StoreError when the store cannot be read. */
   metrics(options?: MetricsOptions): Promise<string>;
+  /**
+   * Aggregator side: one read of the store giving the exposition (plus `extraFamilies`) and the health of the
+   * same snapshot. Rejects with a StoreError when the store cannot be read, a ConfigError for bad options or
+   * extra families.
+   */
+  scrape(options?: ScrapeOptions): Promise<Scrape>;
   /** Aggregator side: the store's own health. Throws a StoreError when the store cannot be read. */
   health(): StoreHealth;
   /** Flush (when attached), stop timers and close the database. */

@@ -1,0 +1,78 @@
+import { statSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { viewWriters, type WriterView } from './gc.js';
+import type { Snapshot } from './render.js';
+import type { Statements } from './statements.js';
+import type { StoreHealth } from './types.js';
+
+/** What the health of a snapshot is made of, read in the same transaction as its rows. */
+interface HealthRows {
+  writers: WriterView[];
+  foldedWriters: number;
+  flushFailures: number;
+  unstorableValues: number;
+  conflicts: StoreHealth['conflicts'];
+}
+
+/**
+ * Read the rows to render and the store's health in one deferred (read) transaction: WAL readers see one
+ * committed state from the first read on, so a writer that flushes meanwhile is in both or in neither
+ * (issue 15: `metrics()` and `health()` used to be two reads that could disagree). Without `rows`, only
+ * the health is read (a few small tables).
+ */
+export function readSnapshot(
+  db: Database.Database,
+  s: Statements,
+  now: number,
+  rows: boolean,
+): { snapshot: Snapshot | undefined; health: HealthRows } {
+  return db
+    .transaction(() => {
+      const writers = viewWriters(s, now);
+      const meta = (key: string) => Number((s.getMeta.get(key) as { value: number } | undefined)?.value ?? 0);
+      const health: HealthRows = {
+        writers,
+        foldedWriters: meta('folded_writers'),
+        flushFailures: meta('flush_failures') + writers.reduce((n, w) => n + w.row.flush_failures, 0),
+        unstorableValues: meta('unstorable_values'),
+        conflicts: (s.readConflicts.all() as { metric: string; detail: string }[]).map((c) => ({
+          metric: c.metric,
+          detail: c.detail,
+        })),
+      };
+      const snapshot = rows
+        ? {
+            metrics: s.readMetrics.all() as unknown[][],
+            series: s.readSeries.all() as unknown[][],
+            gauges: s.readGauges.all() as unknown[][],
+            writers,
+          }
+        : undefined;
+      return { snapshot, health };
+    })
+    .deferred();
+}
+
+/** The public health of a snapshot. The file size is the one value read outside it (it is no row). */
+export function healthOf(path: string, rows: HealthRows, now: number): StoreHealth {
+  const live = rows.writers.filter((w) => w.alive);
+  return {
+    path,
+    sizeBytes: fileSize(path) + fileSize(`${path}-wal`),
+    liveWriters: live.length,
+    stalledWriters: live.filter((w) => now - w.row.heartbeat_at > 3 * w.row.interval_ms).length,
+    deadWriters: rows.writers.length - live.length,
+    foldedWriters: rows.foldedWriters,
+    flushFailures: rows.flushFailures,
+    unstorableValues: rows.unstorableValues,
+    conflicts: rows.conflicts,
+  };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
