@@ -85,6 +85,12 @@ export function selfMetricFamilies(health: StoreHealth, facts: ScrapeFacts): Ext
       help: 'One series per metric whose definition differs between processes.',
       samples: uniqueMetrics(health.conflicts).map((metric) => ({ labels: { metric }, value: 1 })),
     },
+    {
+      name: 'kci_metrics_store_series_overflowed',
+      type: 'counter',
+      help: 'Label sets beyond a metric\'s series bound (maxSeries, PROMETHEUS_METRICS_MAX_SERIES), folded into its kci_overflow="true" series (gauges: dropped), counted once per process.',
+      samples: (health.seriesOverflows ?? []).map((o) => ({ labels: { metric: o.metric }, value: o.series })),
+    },
   ];
 }
 

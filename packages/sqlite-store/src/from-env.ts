@@ -1,5 +1,6 @@
 import { loadConfig } from '@kci-metrics/core';
 import type { Registry } from 'prom-client';
+import { MAX_SERIES_OPTION, parseMaxSeries } from './cardinality.js';
 import { openStore } from './store.js';
 import type { MetricsStore, StoreLogger } from './types.js';
 
@@ -25,13 +26,16 @@ export interface AttachFromEnvOptions {
  * if (attachFromEnv(metrics.registry)) app.use(metrics);
  */
 export function attachFromEnv(registry: Registry, options: AttachFromEnvOptions = {}): MetricsStore | undefined {
-  const config = loadConfig(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const config = loadConfig(env);
+  const maxSeries = parseMaxSeries(env.PROMETHEUS_METRICS_MAX_SERIES);
   if (!config.enabled) return undefined;
   const store = openStore({
     dir: config.multiprocDir,
     flushIntervalMs: config.flushIntervalMs,
     ...(options.logger ? { logger: options.logger } : {}),
-  });
+    [MAX_SERIES_OPTION]: maxSeries,
+  } as Parameters<typeof openStore>[0]);
   store.attach(registry);
   return store;
 }

@@ -46,5 +46,20 @@ declare module 'prom-client' {
   interface GaugeConfiguration<T extends string> {
     /** How the store merges this gauge across processes (@kci-metrics). Default `livesum`. */
     multiprocessMode?: MultiprocessMode;
+    /** Most series the store keeps for this gauge, host-wide (@kci-metrics); further ones are dropped. Default 2000. */
+    maxSeries?: number;
+  }
+  // Issue 16 §2: further label sets are added into one `kci_overflow="true"` series (see cardinality.ts).
+  interface CounterConfiguration<T extends string> {
+    /** Most series the store keeps for this counter, host-wide, the overflow series included (@kci-metrics). Default 2000. */
+    maxSeries?: number;
+  }
+  interface HistogramConfiguration<T extends string> {
+    /** Most series the store keeps for this histogram, host-wide, the overflow series included (@kci-metrics). Default 2000. */
+    maxSeries?: number;
+  }
+  interface SummaryConfiguration<T extends string> {
+    /** Most series the store keeps for this summary, host-wide, the overflow series included (@kci-metrics). Default 2000. */
+    maxSeries?: number;
   }
 }

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { seriesOverflows } from './cardinality.js';
 import { viewWriters, type WriterView } from './gc.js';
 import type { Snapshot } from './render.js';
 import type { Statements } from './statements.js';
@@ -11,6 +12,7 @@ interface HealthRows {
   foldedWriters: number;
   flushFailures: number;
   unstorableValues: number;
+  seriesOverflows: StoreHealth['seriesOverflows'];
   conflicts: StoreHealth['conflicts'];
 }
 
@@ -35,6 +37,7 @@ export function readSnapshot(
         foldedWriters: meta('folded_writers'),
         flushFailures: meta('flush_failures') + writers.reduce((n, w) => n + w.row.flush_failures, 0),
         unstorableValues: meta('unstorable_values'),
+        seriesOverflows: seriesOverflows(db),
         conflicts: (s.readConflicts.all() as { metric: string; detail: string }[]).map((c) => ({
           metric: c.metric,
           detail: c.detail,
@@ -65,6 +68,7 @@ export function healthOf(path: string, rows: HealthRows, now: number): StoreHeal
     foldedWriters: rows.foldedWriters,
     flushFailures: rows.flushFailures,
     unstorableValues: rows.unstorableValues,
+    seriesOverflows: rows.seriesOverflows,
     conflicts: rows.conflicts,
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '@kci-metrics/core';
 import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
+import { CardinalityBound, MAX_SERIES_OPTION, parseMaxSeries } from './cardinality.js';
 import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
 import { collectGarbage } from './gc.js';
@@ -63,7 +64,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   const conn = new Connection(path, () => prepareDir(dir));
   const log = new OnceLog(opts.logger);
   const identity = currentIdentity();
-  const writer = new Writer(identity, opts.flushIntervalMs);
+  const writer = new Writer(identity, opts.flushIntervalMs, new CardinalityBound(opts.maxSeries));
   let generation = -1;
   let flushes = 0;
   let busyStreak = 0;
@@ -88,10 +89,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         // Ids minted inside a transaction reach the writer's caches only through `commit`, after the
         // transaction committed: a rolled-back flush leaves every cached id valid.
         let commit: (() => void) | undefined;
+        let counted: (() => void) | undefined;
         db.transaction(() => {
           commit = writer.write(s, now, exiting, notices);
+          counted = writer.bound.finish(s, notices);
         }).immediate();
         commit?.();
+        counted?.();
         try {
           // At the first flush too: short-lived processes must fold their dead predecessors themselves.
           if (++flushes % GC_EVERY_FLUSHES === 1) collectGarbage(db, s, now);
@@ -250,6 +254,7 @@ interface Resolved {
   flushIntervalMs: number;
   fresh: boolean;
   logger: NonNullable<StoreOptions['logger']>;
+  maxSeries: number;
 }
 
 function validate(options: StoreOptions): Resolved {
@@ -284,6 +289,10 @@ function validate(options: StoreOptions): Resolved {
     flushIntervalMs: interval,
     fresh: fresh ?? false,
     logger: logger ?? consoleLogger,
+    // attachFromEnv() passes the value of its own environment; other callers get process.env's.
+    maxSeries:
+      (options as { [MAX_SERIES_OPTION]?: number })[MAX_SERIES_OPTION] ??
+      parseMaxSeries(process.env.PROMETHEUS_METRICS_MAX_SERIES),
   };
 }
 

@@ -93,6 +93,12 @@ export interface StoreHealth {
    * each such series is counted once per process and keeps its stored total. Logged by the writer.
    */
   unstorableValues: number;
+  /**
+   * Metrics that reached their series bound (`maxSeries`, `PROMETHEUS_METRICS_MAX_SERIES`, default 2000),
+   * with the number of label sets folded into their `kci_overflow="true"` series (gauges: dropped). A label
+   * set folded by two processes counts twice. Logged once, by the writer that folded the metric's first.
+   */
+  seriesOverflows: Array<{ metric: string; series: number }>;
   /** Metrics whose definitions disagree between processes; those writers' values for them are not stored. */
   conflicts: Array<{ metric: string; detail: string }>;
 }

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
 import { RowBatch } from './batch.js';
+import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
 import { encodeLabels } from './labels.js';
 import {
   checkPromClient,
@@ -105,6 +106,8 @@ export class Writer {
   constructor(
     private readonly identity: ProcessIdentity,
     private readonly intervalMs: number,
+    /** New series rows are admitted through it (issue 16 §2). */
+    readonly bound = new CardinalityBound(DEFAULT_MAX_SERIES),
   ) {}
 
   /**
@@ -145,7 +148,7 @@ export class Writer {
     let batches = this.rowBatches.get(s);
     if (!batches) {
       batches = {
-        values: new RowBatch(s.addValues, s.addValue, s.seriesExists),
+        values: new RowBatch(s.addValues, s.addValue, s.seriesExists, true),
         vectors: new RowBatch(s.setVectors, s.setVector, s.seriesExists),
       };
       this.rowBatches.set(s, batches);
@@ -461,6 +464,7 @@ export class Writer {
       if (changed) fresh = true; // a new metric row: every series id must be resolved again
     }
     const metricId = mid;
+    const admit = this.bound.admitter(s, def, metric, metricId, notices);
     const hashMap = (viaPublicApi ? st.snapshot : checkedEntries(metric)) ?? NO_ENTRIES;
     const isGauge = def.type === 'gauge';
     const isCounter = def.type === 'counter';
@@ -490,7 +494,8 @@ export class Writer {
       if (isGauge) {
         const v = entryValue(entry);
         if (known !== undefined && ss.last === v) continue;
-        const sid = known ?? seriesId(s, metricId, ss.labels);
+        const sid = known ?? admit(ss.labels);
+        if (sid === undefined) continue; // beyond the metric's series bound: dropped
         s.setGauge.run(sid, wid, v, now);
         commits.push(written(ss, sid, v, entry));
         continue;
@@ -508,7 +513,7 @@ export class Writer {
           if (!ss.nan) this.unstorable(def, ss, unstorable, notices, commits);
           continue;
         }
-        const sid = known ?? seriesId(s, metricId, ss.labels);
+        const sid = (known ?? admit(ss.labels)) as number;
         if (delta === 0) commits.push(written(ss, sid, v, entry));
         else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v, entry)), missing);
       } else {
@@ -528,12 +533,13 @@ export class Writer {
         const v = fillVector(isSummary, keys, entry, ss.spare?.length === n ? ss.spare : new Float64Array(n));
         const delta = this.scratch.deltaOf(v, last, carry);
         if (delta === undefined && known !== undefined) continue;
-        const sid = known ?? seriesId(s, metricId, ss.labels);
+        const sid = (known ?? admit(ss.labels)) as number;
         if (delta === undefined) {
           commits.push(writtenVector(ss, sid, v, entry));
           continue;
         }
         // Read, add, write: we hold the write lock (IMMEDIATE), so no other process adds in between.
+        (batch as RowBatch).settle(sid); // an overflow series may be pending already
         const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
         if (stored === undefined) {
           missing();
@@ -545,7 +551,7 @@ export class Writer {
       }
     }
     if (st.detached.length > 0 && !isGauge)
-      this.writeDetached(s, st, metricId, fresh, epoch, n, batch as RowBatch, missing, commits);
+      this.writeDetached(s, st, admit, fresh, epoch, n, batch as RowBatch, missing, commits);
     batch?.finish();
     if (isGauge && st.series.size > Object.keys(hashMap).length) {
       // gauge.remove(labels) / reset(): this process no longer reports those series.
@@ -562,7 +568,7 @@ export class Writer {
   private writeDetached(
     s: Statements,
     st: MetricState,
-    metricId: number,
+    admit: Admit,
     fresh: boolean,
     epoch: number,
     n: number,
@@ -577,7 +583,7 @@ export class Writer {
       const carry = ss.carry;
       const cv = ss.carryVector;
       if (carry === 0 && !cv) continue;
-      const sid = (fresh ? undefined : ss.id) ?? seriesId(s, metricId, ss.labels);
+      const sid = ((fresh ? undefined : ss.id) ?? admit(ss.labels)) as number;
       const done = () =>
         commits.push(() => {
           ss.id = sid;
@@ -585,6 +591,7 @@ export class Writer {
           ss.carryVector = undefined;
         });
       if (cv) {
+        rows.settle(sid);
         const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
         if (stored === undefined) {
           missing();
@@ -679,10 +686,6 @@ function runCollect(metric: PromMetric): void {
   } catch {
     // A failing collect callback is the metric owner's bug; the values it left are still written.
   }
-}
-
-function seriesId(s: Statements, metricId: number, labels: string): number {
-  return (s.upsertSeries.get(metricId, labels) as { id: number }).id;
 }
 
 /**

@@ -34,6 +34,11 @@ const ops = {
   set: ({ name, labels = {}, value }) => void metric(name).set(labels, Number(value)), // 'NaN' survives JSON
   observe: ({ name, labels = {}, value }) => void metric(name).observe(labels, value),
   remove: ({ name, labels }) => void metric(name).remove(labels),
+  // `count` distinct values of label `label` (`${prefix}${i}`), each recorded once with `value` (a label flood).
+  flood: ({ name, record, label, prefix = '', count, value = 1, labels = {} }) => {
+    const m = metric(name);
+    for (let i = 0; i < count; i++) m[record]({ ...labels, [label]: `${prefix}${i}` }, value);
+  },
   flush: () => store.flush(),
   // What prom-client holds right now, without running collect() (which would change the values):
   // the tests compare it with what the store merged from this process's last flush.
