@@ -22,6 +22,8 @@
 export const VALUE_BYTES = 8;
 
 const LITTLE_ENDIAN = true;
+/** Whether a Float64Array's memory already is this layout (it is on every platform Node ships for). */
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** Size in bytes of the blob of an `n`-value vector. */
 export function blobBytes(n: number): number {
@@ -71,4 +73,43 @@ export function decodeVector(blob: Uint8Array): Float64Array {
   const view = blobView(blob);
   for (let i = 0; i < n; i++) out[i] = valueAt(view, i);
   return out;
+}
+
+/**
+ * The first `n` values of a blob (of at least `n` values), to add to: a view of the blob itself (no copy) when
+ * the host is little-endian and the blob 8-byte aligned (better-sqlite3 gives each blob its own buffer), else
+ * a decoded copy.
+ */
+export function vectorOf(blob: Uint8Array, n: number): Float64Array {
+  if (HOST_LITTLE_ENDIAN && (blob.byteOffset & 7) === 0) return new Float64Array(blob.buffer, blob.byteOffset, n);
+  return decodeVector(blob.subarray(0, blobBytes(n)));
+}
+
+/**
+ * `count` slots of `n` values each, filled as a Float64Array (`values`, slot k at k * n) and bound as blobs
+ * (`blob(k)`): on a little-endian host a blob is a view of the slot's own memory, made once; elsewhere the
+ * slot is encoded into a byte buffer of its own. Valid until the slot is filled again.
+ */
+export class BlobSlots {
+  readonly values: Float64Array;
+  private readonly bytes: ArrayBufferLike;
+  private readonly blobs: Uint8Array[];
+
+  constructor(
+    readonly n: number,
+    readonly count: number,
+  ) {
+    this.values = new Float64Array(n * count);
+    this.bytes = HOST_LITTLE_ENDIAN ? this.values.buffer : new ArrayBuffer(blobBytes(n * count));
+    this.blobs = Array.from({ length: count }, (_, k) => new Uint8Array(this.bytes, blobBytes(k * n), blobBytes(n)));
+  }
+
+  blob(slot: number): Uint8Array {
+    const out = this.blobs[slot] as Uint8Array;
+    if (!HOST_LITTLE_ENDIAN) {
+      const view = blobView(out);
+      for (let i = 0; i < this.n; i++) setValueAt(view, i, this.values[slot * this.n + i] as number);
+    }
+    return out;
+  }
 }

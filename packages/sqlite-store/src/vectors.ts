@@ -9,14 +9,12 @@
  * serves every row.
  */
 import { BATCH_ROWS } from './batch.js';
-import { blobBytes, blobView, isVectorBlob, setValueAt, valueAt } from './vector-codec.js';
+import { BlobSlots, isVectorBlob, vectorOf } from './vector-codec.js';
 
 export class VectorScratch {
   private delta = new Float64Array(16);
-  /** Sums waiting to be bound, encoded: BATCH_ROWS slots of one blob each. */
-  private pool = new DataView(new ArrayBuffer(blobBytes(16 * BATCH_ROWS)));
-  /** Byte views of the pool's slots, by vector length, so binding one needs no allocation. */
-  private views = new Map<number, Uint8Array[]>();
+  /** Sums waiting to be bound, by vector length: BATCH_ROWS slots of one vector each, bound without allocation. */
+  private readonly pools = new Map<number, BlobSlots>();
 
   /**
    * What to add to the stored vector to account for `next`, given the vector `last` written before from the
@@ -52,23 +50,19 @@ export class VectorScratch {
    * is replaced by the delta. Valid until the same slot is used again.
    */
   added(stored: Uint8Array | null, delta: Float64Array, n: number, slot: number): Uint8Array {
-    if (this.pool.byteLength < blobBytes(n * BATCH_ROWS)) {
-      this.pool = new DataView(new ArrayBuffer(blobBytes(n * BATCH_ROWS)));
-      this.views.clear();
+    let pool = this.pools.get(n);
+    if (!pool) {
+      pool = new BlobSlots(n, BATCH_ROWS);
+      this.pools.set(n, pool);
     }
-    const out = this.pool;
+    const out = pool.values;
     const base = slot * n;
     if (isVectorBlob(stored, n)) {
-      const view = blobView(stored);
-      for (let i = 0; i < n; i++) setValueAt(out, base + i, valueAt(view, i) + (delta[i] as number));
+      const a = vectorOf(stored, n);
+      for (let i = 0; i < n; i++) out[base + i] = (a[i] as number) + (delta[i] as number);
     } else {
-      for (let i = 0; i < n; i++) setValueAt(out, base + i, delta[i] as number);
+      for (let i = 0; i < n; i++) out[base + i] = delta[i] as number;
     }
-    let views = this.views.get(n);
-    if (!views) {
-      views = Array.from({ length: BATCH_ROWS }, (_, k) => new Uint8Array(out.buffer, blobBytes(k * n), blobBytes(n)));
-      this.views.set(n, views);
-    }
-    return views[slot] as Uint8Array;
+    return pool.blob(slot);
   }
 }
