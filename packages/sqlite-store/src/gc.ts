@@ -22,8 +22,8 @@ export function viewWriters(s: Statements, now: number): WriterView[] {
  * Fold away writers whose process is gone (issue #3): counters and histograms need nothing (writers add
  * deltas to the merged rows as they go), gauges are merged into the series' retired value as their mode
  * says (merge.ts: sum/min/max/mostrecent keep it, all and live* modes forget it), every other row of the
- * writer is deleted. Storage and scrape cost therefore
- * stay bounded by the live processes plus at most MAX_RETAINED_DEAD recently dead ones.
+ * writer is deleted. Storage and scrape cost therefore stay bounded by the live processes plus at most
+ * MAX_RETAINED_DEAD recently dead ones.
  *
  * Writes only when something changed; returns the number of writers folded.
  */
