@@ -1,8 +1,9 @@
-import { DEFAULT_MULTIPROCESS_MODE, MULTIPROCESS_MODES, type MultiprocessMode } from './modes.js';
 import { wellFormed } from './labels.js';
+import { isMetricType, KINDS, type MetricType, modeOf } from './merge.js';
+import type { MultiprocessMode } from './modes.js';
 import { metricInfo, type PromMetric } from './prom-internals.js';
 
-export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
+export type { MetricType } from './merge.js';
 
 /** What the store needs to know of a prom-client metric to merge it, and to detect a changed definition. */
 export interface MetricDef {
@@ -18,35 +19,18 @@ export interface MetricDef {
   signature: string;
 }
 
-/**
- * prom-client's cluster `aggregator` setting, read as a mode when `multiprocessMode` is not set, so
- * collectDefaultMetrics() merges meaningfully: version info once (`first`), event-loop lag worst-case
- * (`average`/`max` become the max over live processes), the earliest start time (`omit`).
- */
-const FROM_AGGREGATOR: Record<string, MultiprocessMode> = {
-  sum: 'livesum',
-  first: 'livemax',
-  min: 'livemin',
-  max: 'livemax',
-  average: 'livemax',
-  omit: 'livemin',
-};
-
 /** Describe a metric, or return an error message when its configuration cannot be stored. */
 export function describeMetric(metric: PromMetric): MetricDef | string {
   const info = metricInfo(metric);
   const type = info.type;
-  if (type !== 'counter' && type !== 'gauge' && type !== 'histogram' && type !== 'summary') {
-    return `unsupported metric type ${JSON.stringify(type)}`;
-  }
+  if (!isMetricType(type)) return `unsupported metric type ${JSON.stringify(type)}`;
   const labelNames = [...info.labelNames];
   const buckets = type === 'histogram' ? [...info.upperBounds] : undefined;
   let mode: MultiprocessMode | undefined;
-  if (type === 'gauge') {
-    const raw = info.multiprocessMode;
-    if (raw === undefined) mode = FROM_AGGREGATOR[info.aggregator ?? 'sum'] ?? DEFAULT_MULTIPROCESS_MODE;
-    else if (MULTIPROCESS_MODES.includes(raw as MultiprocessMode)) mode = raw as MultiprocessMode;
-    else return `invalid multiprocessMode ${JSON.stringify(raw)}: expected one of ${MULTIPROCESS_MODES.join(', ')}`;
+  if (KINDS[type].storage === 'per-process') {
+    const m = modeOf(info.multiprocessMode, info.aggregator);
+    if (typeof m !== 'string') return m.error;
+    mode = m;
   }
   const signature = JSON.stringify([type, labelNames, buckets ?? null, mode ?? null]);
   return { name: info.name, type, help: wellFormed(String(info.help)), labelNames, buckets, mode, signature };
@@ -69,7 +53,7 @@ export function explainConflict(stored: string, mine: string): string {
 
 /** Number of values in a series' vector: histogram buckets (non-cumulative), sum, count; or summary sum, count. */
 export function vectorLength(def: MetricDef): number {
-  return def.type === 'summary' ? 2 : bucketKeys(def).length + 2;
+  return KINDS[def.type].vectorLength(bucketKeys(def).length);
 }
 
 // prom-client keys bucketValues by the bound itself; stringifying 11 numbers per series and flush showed

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { isAlive, type WriterRow } from './identity.js';
+import { gaugeModeIfKnown } from './merge.js';
 import type { Statements } from './statements.js';
 
 /** How long a dead writer's gauges stay visible (mode `all`, and in sum/min/max/mostrecent) before folding. */
@@ -19,9 +20,10 @@ export function viewWriters(s: Statements, now: number): WriterView[] {
 
 /**
  * Fold away writers whose process is gone (issue #3): counters and histograms need nothing (writers add
- * deltas to the merged rows as they go), gauges in sum/min/max/mostrecent modes are merged into the
- * series' retired value, every other row of the writer is deleted. Storage and scrape cost therefore
- * stay bounded by the live processes plus at most MAX_RETAINED_DEAD recently dead ones.
+ * deltas to the merged rows as they go), gauges are merged into the series' retired value as their mode
+ * says (merge.ts: sum/min/max/mostrecent keep it, all and live* modes forget it), every other row of the
+ * writer is deleted. Storage and scrape cost therefore stay bounded by the live processes plus at most
+ * MAX_RETAINED_DEAD recently dead ones.
  *
  * Writes only when something changed; returns the number of writers folded.
  */
@@ -56,17 +58,9 @@ function fold(s: Statements, w: WriterRow): void {
   for (const r of rows) {
     // NaN (stored as NULL) contributes nothing, as at scrape time; series.value cannot hold it.
     if (r.value === null) continue;
-    const stmt =
-      r.mode === 'sum'
-        ? s.retireSum
-        : r.mode === 'min'
-          ? s.retireMin
-          : r.mode === 'max'
-            ? s.retireMax
-            : r.mode === 'mostrecent'
-              ? s.retireRecent
-              : undefined; // all and live* modes forget a dead process's values
-    stmt?.run({ value: r.value, at: r.updated_at, id: r.series_id });
+    // Modes without a retire statement (all, live*) forget a dead process's values (merge.ts).
+    const retire = gaugeModeIfKnown(r.mode)?.retire;
+    if (retire) s[retire].run({ value: r.value, at: r.updated_at, id: r.series_id });
   }
   s.deleteWriterGauges.run(w.id);
   s.deleteWriterDeclarations.run(w.id);

@@ -1,6 +1,7 @@
-import type { MetricType } from './describe.js';
 import type { WriterView } from './gc.js';
-import { escapeHelp, formatNumber, labelNamesOf } from './labels.js';
+import { escapeHelp, formatNumber } from './labels.js';
+import { counts, type GaugeMode, type GaugeRow, gaugeMode, type MetricType, processLabel } from './merge.js';
+import { blobView, isVectorBlob, valueAt } from './vector-codec.js';
 
 /** Rows as read in one read transaction (raw arrays, column order of the SELECTs in statements.ts). */
 export interface Snapshot {
@@ -13,12 +14,11 @@ export interface Snapshot {
   writers: WriterView[];
 }
 
-type SeriesRow = [number, number, string, number, Buffer | null, number | null];
-type GaugeRow = [number, number, number | null, number];
+type SeriesRow = [number, number, string, number, Uint8Array | null, number | null];
 
 /**
  * Render the merged exposition: counters and histograms straight from their merged rows; summaries as
- * `_sum` and `_count` only (quantiles cannot be merged across processes); gauges by their mode. `extra`
+ * `_sum` and `_count` only (quantiles cannot be merged across processes); gauges by their mode (merge.ts). `extra`
  * renders what follows the stored families (extra families, see render-extra.ts), before `# EOF`; it is
  * called once they are rendered, so that a scrape's duration it reports includes their rendering.
  */
@@ -55,7 +55,7 @@ export function render(snap: Snapshot, openMetrics: boolean, extra: () => string
     else if (type === 'histogram')
       body = renderHistogram(name, rows, JSON.parse(bucketsJson ?? '[]') as number[], openMetrics);
     else if (type === 'summary') body = renderSummary(name, rows, openMetrics);
-    else body = renderGauge(name, rows, mode ?? 'livesum', gaugeValues, writers);
+    else body = renderGauge(name, rows, gaugeMode(mode), gaugeValues, writers);
     if (!body && type === 'gauge') continue; // no process reports it (any more)
     const family = openMetrics && type === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
     out += `# HELP ${family} ${escapeHelp(help, openMetrics)}\n# TYPE ${family} ${type}\n${body}`;
@@ -88,17 +88,18 @@ function renderHistogram(name: string, rows: SeriesRow[], bounds: number[], open
   let out = '';
   for (const r of rows) {
     const data = r[4];
-    if (!data || data.length !== (n + 2) * 8) continue;
+    if (!isVectorBlob(data, n + 2)) continue;
+    const v = blobView(data);
     const labels = r[2];
     const prefix = labels ? `${name}_bucket{${labels},` : `${name}_bucket{`;
     let acc = 0;
     for (let i = 0; i < n; i++) {
-      acc += data.readDoubleLE(i * 8);
+      acc += valueAt(v, i);
       out += `${prefix}${le[i]}} ${formatNumber(acc)}\n`;
     }
-    const count = data.readDoubleLE((n + 1) * 8);
+    const count = valueAt(v, n + 1);
     out += `${prefix}le="+Inf"} ${formatNumber(count)}\n`;
-    const sum = data.readDoubleLE(n * 8);
+    const sum = valueAt(v, n);
     if (openMetrics && (negativeBounds || !counterLike(sum))) continue;
     out += `${name}_sum${braces(labels)} ${formatNumber(sum)}\n`;
     out += `${name}_count${braces(labels)} ${formatNumber(count)}\n`;
@@ -110,11 +111,12 @@ function renderSummary(name: string, rows: SeriesRow[], openMetrics: boolean): s
   let out = '';
   for (const r of rows) {
     const data = r[4];
-    if (data?.length !== 16) continue;
-    const sum = data.readDoubleLE(0);
+    if (!isVectorBlob(data, 2)) continue;
+    const v = blobView(data);
+    const sum = valueAt(v, 0);
     // A summary may carry _count alone; OpenMetrics rejects a negative or NaN _sum (a counter).
     if (!openMetrics || counterLike(sum)) out += `${name}_sum${braces(r[2])} ${formatNumber(sum)}\n`;
-    out += `${name}_count${braces(r[2])} ${formatNumber(data.readDoubleLE(8))}\n`;
+    out += `${name}_count${braces(r[2])} ${formatNumber(valueAt(v, 1))}\n`;
   }
   return out;
 }
@@ -122,68 +124,24 @@ function renderSummary(name: string, rows: SeriesRow[], openMetrics: boolean): s
 function renderGauge(
   name: string,
   rows: SeriesRow[],
-  mode: string,
+  mode: GaugeMode,
   gaugeValues: Map<number, GaugeRow[]>,
   writers: Map<number, WriterView>,
 ): string {
-  const liveOnly = mode.startsWith('live');
-  const base = liveOnly ? mode.slice(4) : mode;
-  const pidLabel = base === 'all' ? processLabel(rows) : 'pid';
+  const pidLabel = mode.perProcess ? processLabel(rows.map((r) => r[2])) : 'pid';
   let out = '';
   for (const r of rows) {
-    const values = (gaugeValues.get(r[1]) ?? []).filter((g) => {
-      const w = writers.get(g[1]);
-      return w !== undefined && (w.alive || !liveOnly);
-    });
-    if (base === 'all') {
+    const values = (gaugeValues.get(r[1]) ?? []).filter((g) => counts(mode, writers.get(g[1])));
+    if (mode.perProcess) {
       for (const g of values.sort((a, b) => (writers.get(a[1])?.row.pid ?? 0) - (writers.get(b[1])?.row.pid ?? 0))) {
         const pid = `${pidLabel}="${writers.get(g[1])?.row.pid ?? 0}"`;
         out += `${name}{${r[2] ? `${r[2]},` : ''}${pid}} ${formatNumber(g[2] ?? Number.NaN)}\n`;
       }
       continue;
     }
-    const retired = !liveOnly && r[5] !== null ? { value: r[3], at: r[5] } : undefined;
-    const v = mergeGauge(base, values, retired);
+    const retired = !mode.liveOnly && r[5] !== null ? { value: r[3], at: r[5] } : undefined;
+    const v = mode.combine(values, retired);
     if (v !== undefined) out += `${name}${braces(r[2])} ${formatNumber(v)}\n`;
   }
   return out;
-}
-
-/**
- * The label that names the process in `all`/`liveall` modes: `pid`, unless the metric (or a registry default
- * label) has its own `pid`, which a second `pid` would duplicate and so invalidate the whole scrape (issue
- * 13 §1.3); then `process_pid`, or the first of `process_pid_2`, `process_pid_3`, ... not taken.
- */
-function processLabel(rows: SeriesRow[]): string {
-  let taken: Set<string> | undefined;
-  for (const r of rows) {
-    if (!r[2].includes('pid="')) continue;
-    taken ??= new Set();
-    for (const name of labelNamesOf(r[2])) taken.add(name);
-  }
-  if (!taken?.has('pid')) return 'pid';
-  if (!taken.has('process_pid')) return 'process_pid';
-  let k = 2;
-  while (taken.has(`process_pid_${k}`)) k++;
-  return `process_pid_${k}`;
-}
-
-function mergeGauge(
-  base: string,
-  values: GaugeRow[],
-  retired: { value: number; at: number } | undefined,
-): number | undefined {
-  if (values.length === 0 && !retired) return undefined;
-  if (base === 'mostrecent') {
-    let best = retired ? { v: retired.value, at: retired.at } : undefined;
-    for (const g of values) if (!best || g[3] >= best.at) best = { v: g[2] ?? Number.NaN, at: g[3] };
-    return best?.v;
-  }
-  let acc: number | undefined = retired?.value;
-  for (const g of values) {
-    const x = g[2];
-    if (x === null) continue; // NaN: this process has no value to contribute
-    acc = acc === undefined ? x : base === 'sum' ? acc + x : base === 'min' ? Math.min(acc, x) : Math.max(acc, x);
-  }
-  return acc ?? Number.NaN;
 }

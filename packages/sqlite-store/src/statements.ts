@@ -1,70 +1,71 @@
 import type Database from 'better-sqlite3';
 import { BATCH_ROWS } from './batch.js';
+import { RETIRE_SQL, type RetireStatement } from './merge.js';
 
 const BATCH_VALUES = Array.from({ length: BATCH_ROWS }, () => '(?, ?)').join(', ');
 
+/** Fold a dead process's gauge value into the series' retired value, as merge.ts says for the mode. */
+const retire = (statement: RetireStatement) =>
+  `UPDATE series SET value = ${RETIRE_SQL[statement]}, retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`;
+
 /** Every statement the store runs (SQL text; `raw:` ones return rows as arrays, for the scrape; `pluck:` ones a single value). */
 const SQL = {
-    insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures)
+  insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-    findWriter: `SELECT id FROM writers WHERE pid = ? AND host = ? AND boot_id = ? AND start_ticks = ? AND dead_at IS NULL
+  findWriter: `SELECT id FROM writers WHERE pid = ? AND host = ? AND boot_id = ? AND start_ticks = ? AND dead_at IS NULL
       ORDER BY id LIMIT 1`,
-    touchWriter: `UPDATE writers SET heartbeat_at = ?, flush_failures = flush_failures + ?, exited = ?,
+  touchWriter: `UPDATE writers SET heartbeat_at = ?, flush_failures = flush_failures + ?, exited = ?,
       dead_at = CASE WHEN ? THEN ? ELSE dead_at END WHERE id = ? AND dead_at IS NULL`,
-    allWriters: 'SELECT * FROM writers ORDER BY id',
-    markDead: 'UPDATE writers SET dead_at = ? WHERE id = ? AND dead_at IS NULL',
-    deleteWriter: 'DELETE FROM writers WHERE id = ?',
+  allWriters: 'SELECT * FROM writers ORDER BY id',
+  markDead: 'UPDATE writers SET dead_at = ? WHERE id = ? AND dead_at IS NULL',
+  deleteWriter: 'DELETE FROM writers WHERE id = ?',
 
-    selectMetric: 'SELECT id, signature, help FROM metrics WHERE name = ?',
-    insertMetric: `INSERT INTO metrics (name, type, help, label_names, buckets, mode, signature)
+  selectMetric: 'SELECT id, signature, help FROM metrics WHERE name = ?',
+  insertMetric: `INSERT INTO metrics (name, type, help, label_names, buckets, mode, signature)
       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-    updateHelp: 'UPDATE metrics SET help = ? WHERE id = ?',
-    holders: `SELECT w.* FROM writer_metrics wm JOIN writers w ON w.id = wm.writer_id
+  updateHelp: 'UPDATE metrics SET help = ? WHERE id = ?',
+  holders: `SELECT w.* FROM writer_metrics wm JOIN writers w ON w.id = wm.writer_id
       WHERE wm.metric_id = ? AND w.id <> ?`,
-    declare: 'INSERT OR IGNORE INTO writer_metrics (writer_id, metric_id) VALUES (?, ?)',
-    dropMetricGauges: 'DELETE FROM gauges WHERE series_id IN (SELECT id FROM series WHERE metric_id = ?)',
-    dropMetricSeries: 'DELETE FROM series WHERE metric_id = ?',
-    dropMetricDeclarations: 'DELETE FROM writer_metrics WHERE metric_id = ?',
-    dropMetric: 'DELETE FROM metrics WHERE id = ?',
-    dropMetricConflicts: 'DELETE FROM conflicts WHERE metric = ?',
-    recordConflict: 'INSERT OR REPLACE INTO conflicts (metric, writer_id, detail, at) VALUES (?, ?, ?, ?)',
+  declare: 'INSERT OR IGNORE INTO writer_metrics (writer_id, metric_id) VALUES (?, ?)',
+  dropMetricGauges: 'DELETE FROM gauges WHERE series_id IN (SELECT id FROM series WHERE metric_id = ?)',
+  dropMetricSeries: 'DELETE FROM series WHERE metric_id = ?',
+  dropMetricDeclarations: 'DELETE FROM writer_metrics WHERE metric_id = ?',
+  dropMetric: 'DELETE FROM metrics WHERE id = ?',
+  dropMetricConflicts: 'DELETE FROM conflicts WHERE metric = ?',
+  recordConflict: 'INSERT OR REPLACE INTO conflicts (metric, writer_id, detail, at) VALUES (?, ?, ?, ?)',
 
-    upsertSeries: `INSERT INTO series (metric_id, labels) VALUES (?, ?)
+  upsertSeries: `INSERT INTO series (metric_id, labels) VALUES (?, ?)
       ON CONFLICT (metric_id, labels) DO UPDATE SET metric_id = excluded.metric_id RETURNING id`,
-    addValue: 'UPDATE series SET value = value + ? WHERE id = ?',
-    addValues: `UPDATE series SET value = series.value + v.column2 FROM (VALUES ${BATCH_VALUES}) AS v
+  addValue: 'UPDATE series SET value = value + ? WHERE id = ?',
+  addValues: `UPDATE series SET value = series.value + v.column2 FROM (VALUES ${BATCH_VALUES}) AS v
       WHERE series.id = v.column1`,
-    seriesExists: 'pluck:SELECT 1 FROM series WHERE id = ?',
-    readVector: 'pluck:SELECT data FROM series WHERE id = ?',
-    setVector: 'UPDATE series SET data = ? WHERE id = ?',
-    setVectors: `UPDATE series SET data = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
-    setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
+  seriesExists: 'pluck:SELECT 1 FROM series WHERE id = ?',
+  readVector: 'pluck:SELECT data FROM series WHERE id = ?',
+  setVector: 'UPDATE series SET data = ? WHERE id = ?',
+  setVectors: `UPDATE series SET data = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
+  setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-    deleteGauge: 'DELETE FROM gauges WHERE series_id = ? AND writer_id = ?',
-    undeclare: 'DELETE FROM writer_metrics WHERE writer_id = ? AND metric_id = ?',
+  deleteGauge: 'DELETE FROM gauges WHERE series_id = ? AND writer_id = ?',
+  undeclare: 'DELETE FROM writer_metrics WHERE writer_id = ? AND metric_id = ?',
 
-    writerGauges: `SELECT g.series_id, g.value, g.updated_at, m.mode FROM gauges g
+  writerGauges: `SELECT g.series_id, g.value, g.updated_at, m.mode FROM gauges g
       JOIN series s ON s.id = g.series_id JOIN metrics m ON m.id = s.metric_id WHERE g.writer_id = ?`,
-    // Named parameters: better-sqlite3 cannot bind numbered ones (?1), which a value used twice would need.
-    retireSum: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN @value ELSE value + @value END,
-      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
-    retireMin: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN @value ELSE min(value, @value) END,
-      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
-    retireMax: `UPDATE series SET value = CASE WHEN retired_at IS NULL THEN @value ELSE max(value, @value) END,
-      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
-    retireRecent: `UPDATE series SET value = CASE WHEN retired_at IS NULL OR @at >= retired_at THEN @value ELSE value END,
-      retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`,
-    deleteWriterGauges: 'DELETE FROM gauges WHERE writer_id = ?',
-    deleteWriterDeclarations: 'DELETE FROM writer_metrics WHERE writer_id = ?',
-    deleteWriterConflicts: 'DELETE FROM conflicts WHERE writer_id = ?',
-    addMeta: `INSERT INTO meta (key, value) VALUES (@key, @n)
+  // Named parameters: better-sqlite3 cannot bind numbered ones (?1), which a value used twice would need.
+  retireSum: retire('retireSum'),
+  retireMin: retire('retireMin'),
+  retireMax: retire('retireMax'),
+  retireRecent: retire('retireRecent'),
+  deleteWriterGauges: 'DELETE FROM gauges WHERE writer_id = ?',
+  deleteWriterDeclarations: 'DELETE FROM writer_metrics WHERE writer_id = ?',
+  deleteWriterConflicts: 'DELETE FROM conflicts WHERE writer_id = ?',
+  addMeta: `INSERT INTO meta (key, value) VALUES (@key, @n)
       ON CONFLICT (key) DO UPDATE SET value = coalesce(value, 0) + @n`,
-    getMeta: 'SELECT value FROM meta WHERE key = ?',
+  getMeta: 'SELECT value FROM meta WHERE key = ?',
 
-    readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',
-    readSeries: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series',
-    readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
-    readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
+  readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',
+  readSeries: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series',
+  readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
+  readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
 } as const;
 
 export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };

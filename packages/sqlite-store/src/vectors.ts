@@ -1,6 +1,7 @@
 /**
- * Arithmetic on the float64 vectors histogram and summary series are stored as (a blob in the host's byte
- * order: buckets, sum, count), done in scratch space reused for every series of every flush.
+ * Arithmetic on the float64 vectors histogram and summary series are stored as (buckets, sum, count; the
+ * blob's layout and byte order are vector-codec.ts's), done in scratch space reused for every series of
+ * every flush.
  *
  * A flush at S=1000 with every series changed applies a thousand vector deltas. Allocating two typed
  * arrays and a Buffer per series, or calling a JS function from SQL for the sum, was most of its CPU;
@@ -8,15 +9,12 @@
  * serves every row.
  */
 import { BATCH_ROWS } from './batch.js';
-
-const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+import { BlobSlots, isVectorBlob, vectorOf } from './vector-codec.js';
 
 export class VectorScratch {
   private delta = new Float64Array(16);
-  /** Sums waiting to be bound: BATCH_ROWS slots of one vector each. */
-  private pool = new Float64Array(16 * BATCH_ROWS);
-  /** Byte views of the pool's slots, by vector length, so binding one needs no allocation. */
-  private views = new Map<number, Uint8Array[]>();
+  /** Sums waiting to be bound, by vector length: BATCH_ROWS slots of one vector each, bound without allocation. */
+  private readonly pools = new Map<number, BlobSlots>();
 
   /**
    * What to add to the stored vector to account for `next`, given the vector `last` written before from the
@@ -52,28 +50,19 @@ export class VectorScratch {
    * is replaced by the delta. Valid until the same slot is used again.
    */
   added(stored: Uint8Array | null, delta: Float64Array, n: number, slot: number): Uint8Array {
-    if (this.pool.length < n * BATCH_ROWS) {
-      this.pool = new Float64Array(n * BATCH_ROWS);
-      this.views.clear();
+    let pool = this.pools.get(n);
+    if (!pool) {
+      pool = new BlobSlots(n, BATCH_ROWS);
+      this.pools.set(n, pool);
     }
-    const out = this.pool;
+    const out = pool.values;
     const base = slot * n;
-    if (stored && stored.byteLength === n * 8) {
-      if ((stored.byteOffset & 7) === 0) {
-        const a = new Float64Array(stored.buffer, stored.byteOffset, n);
-        for (let i = 0; i < n; i++) out[base + i] = (a[i] as number) + (delta[i] as number);
-      } else {
-        const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
-        for (let i = 0; i < n; i++) out[base + i] = view.getFloat64(i * 8, HOST_LITTLE_ENDIAN) + (delta[i] as number);
-      }
+    if (isVectorBlob(stored, n)) {
+      const a = vectorOf(stored, n);
+      for (let i = 0; i < n; i++) out[base + i] = (a[i] as number) + (delta[i] as number);
     } else {
       for (let i = 0; i < n; i++) out[base + i] = delta[i] as number;
     }
-    let views = this.views.get(n);
-    if (!views) {
-      views = Array.from({ length: BATCH_ROWS }, (_, k) => new Uint8Array(out.buffer, k * n * 8, n * 8));
-      this.views.set(n, views);
-    }
-    return views[slot] as Uint8Array;
+    return pool.blob(slot);
   }
 }

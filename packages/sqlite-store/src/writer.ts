@@ -20,6 +20,7 @@ import {
   promClientVersion,
   publicEntries,
 } from './prom-internals.js';
+import { KINDS } from './merge.js';
 import type { Statements } from './statements.js';
 import { VectorScratch } from './vectors.js';
 
@@ -226,7 +227,8 @@ export class Writer {
         text: `metric ${metric.name}: its values are not kept where prom-client ${promClientVersion()} keeps them (no hashMap of entries); reading it through prom-client's public API instead (its values are written one flush later)`,
       });
     }
-    if (st.def && !viaPublicApi && st.def.type !== 'gauge') this.observeResets(metric, () => defaults);
+    if (st.def && !viaPublicApi && KINDS[st.def.type].storage !== 'per-process')
+      this.observeResets(metric, () => defaults);
     return st;
   }
 
@@ -260,7 +262,7 @@ export class Writer {
       const st = this.states.get(metric) ?? this.retired.get(metric) ?? this.stateOf(metric, defaults());
       const def = st.def;
       const entries = checkedEntries(metric);
-      if (!def || st.viaPublicApi || def.type === 'gauge' || !entries) return;
+      if (!def || st.viaPublicApi || KINDS[def.type].storage === 'per-process' || !entries) return;
       const carry = (hash: string, entry: PromEntry | undefined) => {
         if (!entry) return;
         let ss = st.series.get(hash);
@@ -289,12 +291,13 @@ export class Writer {
   private carryForward(def: MetricDef, ss: SeriesState, entry: PromEntry | undefined): void {
     if (entry) {
       const base = ss.entry === entry ? ss.last : undefined;
-      if (def.type === 'counter') {
+      const storage = KINDS[def.type].storage;
+      if (storage === 'sum') {
         const v = entryValue(entry);
         const b = (base as number | undefined) ?? 0;
         const tail = v === b ? 0 : v - b;
         if (tail > 0) ss.carry += tail;
-      } else if (def.type !== 'gauge') {
+      } else if (storage === 'vector-sum') {
         const n = vectorLength(def);
         if (this.tail.length < n) this.tail = new Float64Array(n);
         const v = fillVector(def.type === 'summary', bucketKeys(def), entry, this.tail.subarray(0, n));
@@ -310,7 +313,7 @@ export class Writer {
       }
     }
     ss.entry = undefined;
-    if (def.type !== 'gauge') ss.last = undefined;
+    if (KINDS[def.type].storage !== 'per-process') ss.last = undefined;
   }
 
   /** Run inside a transaction. Returns the commit step, to call only once the transaction committed. */
@@ -416,14 +419,14 @@ export class Writer {
     if (st.def) {
       this.writeMetric(s, st, wid, fresh, now, epoch, unstorable, commits, notices);
       const mid = st.id;
-      if (st.def.type === 'gauge')
+      if (KINDS[st.def.type].storage === 'per-process')
         for (const ss of st.series.values()) if (ss.id !== undefined) s.deleteGauge.run(ss.id, wid);
       if (mid !== undefined) s.undeclare.run(wid, mid);
     }
     commits.push(() => {
       if (st.seen === epoch) return;
       st.id = undefined;
-      if (st.def?.type === 'gauge') st.series.clear();
+      if (st.def && KINDS[st.def.type].storage === 'per-process') st.series.clear();
       this.states.delete(st.metric);
       this.retired.set(st.metric, st);
     });
@@ -466,8 +469,11 @@ export class Writer {
     const metricId = mid;
     const admit = this.bound.admitter(s, def, metric, metricId, notices);
     const hashMap = (viaPublicApi ? st.snapshot : checkedEntries(metric)) ?? NO_ENTRIES;
-    const isGauge = def.type === 'gauge';
-    const isCounter = def.type === 'counter';
+    // How this kind merges (merge.ts): a value per process (gauges), or deltas added to one merged number
+    // (counters) or vector (histograms, summaries).
+    const storage = KINDS[def.type].storage;
+    const isGauge = storage === 'per-process';
+    const isCounter = storage === 'sum';
     const isSummary = def.type === 'summary';
     const keys = bucketKeys(def);
     const n = isGauge || isCounter ? 0 : vectorLength(def);
