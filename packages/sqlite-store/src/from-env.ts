@@ -1,5 +1,5 @@
-import { loadConfig } from '@kci-metrics/core';
 import type { Registry } from 'prom-client';
+import { loadStoreConfig } from './env.js';
 import { openStore } from './store.js';
 import type { MetricsStore, StoreLogger } from './types.js';
 
@@ -25,7 +25,7 @@ export interface AttachFromEnvOptions {
  * if (attachFromEnv(metrics.registry)) app.use(metrics);
  */
 export function attachFromEnv(registry: Registry, options: AttachFromEnvOptions = {}): MetricsStore | undefined {
-  const config = loadConfig(options.env ?? process.env);
+  const config = loadStoreConfig(options.env ?? process.env);
   if (!config.enabled) return undefined;
   const store = openStore({
     dir: config.multiprocDir,

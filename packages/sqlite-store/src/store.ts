@@ -1,16 +1,11 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  ConfigError,
-  DEFAULT_FLUSH_INTERVAL_MS,
-  DEFAULT_MULTIPROC_DIR,
-  parseInteger,
-  StoreError,
-} from '@kci-metrics/core';
 import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
 import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
+import { envFlushIntervalMs, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
+import { ConfigError, StoreError } from './errors.js';
 import { collectGarbage, viewWriters } from './gc.js';
 import { currentIdentity } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
@@ -260,17 +255,8 @@ function validate(options: StoreOptions): Resolved {
   if (dir !== undefined && (typeof dir !== 'string' || dir.trim() === '' || dir.includes('\0'))) {
     throw new ConfigError('option dir', dir, 'a directory path');
   }
-  const envDir = process.env.PROMETHEUS_MULTIPROC_DIR?.trim();
-  const interval =
-    flushIntervalMs ??
-    parseInteger(
-      'PROMETHEUS_METRICS_FLUSH_INTERVAL_MS',
-      process.env.PROMETHEUS_METRICS_FLUSH_INTERVAL_MS,
-      DEFAULT_FLUSH_INTERVAL_MS,
-      10,
-      3_600_000,
-    );
-  if (!Number.isInteger(interval) || interval < 10 || interval > 3_600_000) {
+  const interval = flushIntervalMs ?? envFlushIntervalMs(process.env);
+  if (!Number.isInteger(interval) || interval < MIN_FLUSH_MS || interval > MAX_FLUSH_MS) {
     throw new ConfigError('option flushIntervalMs', flushIntervalMs, 'an integer number of milliseconds, 10-3600000');
   }
   if (fresh !== undefined && typeof fresh !== 'boolean') throw new ConfigError('option fresh', fresh, 'true or false');
@@ -278,7 +264,7 @@ function validate(options: StoreOptions): Resolved {
     throw new ConfigError('option logger', logger, 'an object with a warn(message) method');
   }
   return {
-    dir: resolve(dir ?? (envDir || DEFAULT_MULTIPROC_DIR)),
+    dir: dir === undefined ? envMultiprocDir(process.env) : resolve(dir),
     flushIntervalMs: interval,
     fresh: fresh ?? false,
     logger: logger ?? consoleLogger,
