@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
-import { StoreError } from '@kci-metrics/core';
+import { StoreError } from '@kci-metrics/sqlite-store';
 import type { ExpositionFormat, MetricsStore } from '@kci-metrics/sqlite-store';
 import { renderSelfMetrics } from './self-metrics.js';
 import type { StoreWatch } from './store-watch.js';
