@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { loadConfig } from '@kci-metrics/core';
+import { loadAggregatorConfig } from '@kci-metrics/aggregator';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadCompose, mounts, parseEnvFile, ports, service } from './support/compose.js';
@@ -15,7 +15,12 @@ const monitoring = loadCompose('docker-compose.monitoring.yml');
 const app = loadCompose('docker-compose.yml');
 const prometheusYml = parse(readRepoFile('monitoring/prometheus.yml')) as {
   rule_files: string[];
-  scrape_configs: Array<{ job_name: string; metrics_path?: string; scrape_interval?: string; static_configs: Array<{ targets: string[] }> }>;
+  scrape_configs: Array<{
+    job_name: string;
+    metrics_path?: string;
+    scrape_interval?: string;
+    static_configs: Array<{ targets: string[] }>;
+  }>;
 };
 const scrapeJob = prometheusYml.scrape_configs.find((j) => j.job_name === 'kci-metrics');
 const [target] = scrapeJob?.static_configs[0]?.targets ?? [];
@@ -74,7 +79,10 @@ describe('docker-compose.monitoring.yml', () => {
       providers: Array<{ type: string; options: { path: string } }>;
     };
     expect(providers.providers).toEqual([
-      expect.objectContaining({ type: 'file', options: expect.objectContaining({ path: posix.dirname(dashboardMount?.target ?? '') }) }),
+      expect.objectContaining({
+        type: 'file',
+        options: expect.objectContaining({ path: posix.dirname(dashboardMount?.target ?? '') }),
+      }),
     ]);
     expect(grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(dashboardMount?.target);
     expect(grafana.environment).toMatchObject({ GF_SECURITY_ADMIN_USER: 'admin', GF_SECURITY_ADMIN_PASSWORD: 'admin' });
@@ -113,9 +121,13 @@ describe('docker-compose.yml and .env.backend.example', () => {
   it('.env.backend.example is a valid configuration that turns metrics on', () => {
     const env = Object.fromEntries(envExample.filter((e) => !e.optional).map((e) => [e.key, e.value]));
     const withOptional = Object.fromEntries(envExample.map((e) => [e.key, e.value]));
-    expect(loadConfig({ ...env, ...backend.environment })).toMatchObject({ enabled: true, port: 8001, host: '0.0.0.0' });
+    expect(loadAggregatorConfig({ ...env, ...backend.environment })).toMatchObject({
+      enabled: true,
+      port: 8001,
+      host: '0.0.0.0',
+    });
     // Uncommenting every optional line must still give a valid configuration.
-    expect(() => loadConfig(withOptional)).not.toThrow();
+    expect(() => loadAggregatorConfig(withOptional)).not.toThrow();
   });
 });
 
@@ -147,17 +159,26 @@ describe('apps/backend/Dockerfile', () => {
     const install = instructions.findIndex((l) => l.includes('pnpm install'));
     const copied = instructions.slice(0, install).filter((l) => l.startsWith('COPY '));
     for (const manifest of manifests) {
-      expect(copied.some((l) => l.split(' ').includes(manifest)), manifest).toBe(true);
+      expect(
+        copied.some((l) => l.split(' ').includes(manifest)),
+        manifest,
+      ).toBe(true);
     }
   });
 
   it('runs the compiled backend entry point and exposes both ports', () => {
     expect(instructions).toContain('CMD ["node", "apps/backend/dist/main.js"]');
     // The build writes src/*.ts to dist/*.js (tsconfig rootDir src, outDir dist).
-    const tsconfig = JSON.parse(readRepoFile('apps/backend/tsconfig.json')) as { compilerOptions: { rootDir: string; outDir: string } };
+    const tsconfig = JSON.parse(readRepoFile('apps/backend/tsconfig.json')) as {
+      compilerOptions: { rootDir: string; outDir: string };
+    };
     expect(tsconfig.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
     expect(existsSync(repoPath('apps/backend/src/main.ts'))).toBe(true);
-    expect(instructions).toContain(`EXPOSE ${ports(service(app, 'backend')).map((p) => p.container).join(' ')}`);
+    expect(instructions).toContain(
+      `EXPOSE ${ports(service(app, 'backend'))
+        .map((p) => p.container)
+        .join(' ')}`,
+    );
   });
 
   it('keeps host builds, dependencies and local secrets out of the build context', () => {

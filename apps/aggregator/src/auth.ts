@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '@kci-metrics/core';
+import { ConfigError } from '@kci-metrics/sqlite-store';
 
 /** How scrapes must authenticate: not at all, with a bearer token, or with HTTP basic auth. */
 export type AuthConfig =
@@ -53,7 +53,8 @@ export function parseAuthConfig(env: Env = process.env): AuthConfig {
     throw new ConfigError(USER, user, `to be used with ${PASSWORD} or ${PASSWORD}_FILE, neither is set`);
   }
   // RFC 7617: the user-id cannot contain a colon, it separates the user from the password.
-  if (user.includes(':') || /[\r\n]/.test(user)) throw new ConfigError(USER, user, 'a user name without ":" or line breaks');
+  if (user.includes(':') || /[\r\n]/.test(user))
+    throw new ConfigError(USER, user, 'a user name without ":" or line breaks');
   return { kind: 'basic', user, password: password.value };
 }
 

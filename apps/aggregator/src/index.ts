@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 
 export type { AuthConfig } from './auth.js';
+export type { AggregatorConfig } from './config.js';
+export { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, loadAggregatorConfig } from './config.js';
 export { parseAuthConfig } from './auth.js';
 export type { AggregatorServerOptions, AggregatorTimeouts } from './server.js';
 export { createAggregatorServer } from './server.js';

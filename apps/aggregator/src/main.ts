@@ -8,7 +8,7 @@
  * one line on stderr naming the variable and the value (or the address and the reason), never a stack trace.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '@kci-metrics/core';
+import { ConfigError } from '@kci-metrics/sqlite-store';
 import { type RunningAggregator, startAggregator } from './start.js';
 
 const USAGE = `Usage: kci-metrics-aggregator [--help] [--version]

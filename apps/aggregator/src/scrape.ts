@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
-import { StoreError } from '@kci-metrics/core';
 import type { ExpositionFormat, MetricsStore, Scrape } from '@kci-metrics/sqlite-store';
+import { StoreError } from '@kci-metrics/sqlite-store';
 import { selfMetricFamilies } from './self-metrics.js';
 import type { StoreWatch } from './store-watch.js';
 
@@ -89,7 +89,7 @@ const DRIVER_UNAVAILABLE =
   'under pnpm allow its build (`pnpm approve-builds`), or rebuild it for this Node.js (`npm rebuild better-sqlite3`), ' +
   'then restart (see the aggregator log)';
 
-/** The code of a StoreError; by name too, in case two copies of @kci-metrics/core end up installed. */
+/** The code of a StoreError; by name too, in case two copies of @kci-metrics/sqlite-store end up installed. */
 function storeErrorCode(error: unknown): string | undefined {
   if (error instanceof StoreError) return error.code;
   if (error instanceof Error && error.name === 'StoreError') {

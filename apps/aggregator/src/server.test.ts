@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { StoreError } from '@kci-metrics/core';
+import { StoreError } from '@kci-metrics/sqlite-store';
 import { type MetricsStore, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '@kci-metrics/sqlite-store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, type RunningServer, startServer } from './test-support/http.js';
@@ -54,7 +54,9 @@ describe('the exposition', () => {
     expect(answer.text.match(/^# EOF$/gm)).toHaveLength(1);
     expect(answer.text.endsWith('\n# EOF\n')).toBe(true);
     const ours = answer.text.slice(answer.text.indexOf('# TYPE kci_metrics_scrape_duration_seconds gauge\n'));
-    expect(ours).toMatch(/^# TYPE kci_metrics_scrape_duration_seconds gauge\n# UNIT kci_metrics_scrape_duration_seconds seconds\n/);
+    expect(ours).toMatch(
+      /^# TYPE kci_metrics_scrape_duration_seconds gauge\n# UNIT kci_metrics_scrape_duration_seconds seconds\n/,
+    );
     // OpenMetrics counters: the family has no _total, its sample does.
     expect(ours).toContain('# TYPE kci_metrics_store_folded_writers counter\n');
     expect(ours).toContain('\nkci_metrics_store_folded_writers_total 0\n');
@@ -70,7 +72,9 @@ describe('the exposition', () => {
     expect(Number(zipped.headers['content-length'])).toBe(zipped.body.length);
     expect(stable(gunzipSync(zipped.body).toString('utf8'))).toBe(stable(plain.text));
     expect(plain.headers['content-encoding']).toBeUndefined();
-    const zippedOpenMetrics = await get(port, '/metrics', { headers: { Accept: OPENMETRICS_ACCEPT, 'Accept-Encoding': 'gzip' } });
+    const zippedOpenMetrics = await get(port, '/metrics', {
+      headers: { Accept: OPENMETRICS_ACCEPT, 'Accept-Encoding': 'gzip' },
+    });
     expect(gunzipSync(zippedOpenMetrics.body).toString('utf8').endsWith('# EOF\n')).toBe(true);
   });
 
@@ -83,23 +87,26 @@ describe('the exposition', () => {
     expect(head.body.length).toBe(0);
   });
 
-  it.skipIf(skipPromtool)('passes promtool check metrics (parse and lint) and a strict OpenMetrics check, conflicts and all', async () => {
-    const { port, store } = await serve();
-    const conflicting = await store.spawnWriter({ type: 'gauge', name: 'jobs_total', stay: true });
-    try {
-      const text = (await get(port)).text;
-      expect(text).toContain('kci_metrics_store_conflict_info{metric="jobs_total"} 1\n');
-      const { status, output } = promtoolCheck(text);
-      expect(output).toBe('');
-      expect(status).toBe(0);
-      const openMetrics = (await get(port, '/metrics/', { headers: { Accept: OPENMETRICS_ACCEPT } })).text;
-      expect(openMetrics).toContain('kci_metrics_store_conflict_info{metric="jobs_total"} 1\n');
-      expect(openMetricsProblems(openMetrics)).toEqual([]);
-    } finally {
-      conflicting.child.kill('SIGTERM');
-      await conflicting.exited;
-    }
-  });
+  it.skipIf(skipPromtool)(
+    'passes promtool check metrics (parse and lint) and a strict OpenMetrics check, conflicts and all',
+    async () => {
+      const { port, store } = await serve();
+      const conflicting = await store.spawnWriter({ type: 'gauge', name: 'jobs_total', stay: true });
+      try {
+        const text = (await get(port)).text;
+        expect(text).toContain('kci_metrics_store_conflict_info{metric="jobs_total"} 1\n');
+        const { status, output } = promtoolCheck(text);
+        expect(output).toBe('');
+        expect(status).toBe(0);
+        const openMetrics = (await get(port, '/metrics/', { headers: { Accept: OPENMETRICS_ACCEPT } })).text;
+        expect(openMetrics).toContain('kci_metrics_store_conflict_info{metric="jobs_total"} 1\n');
+        expect(openMetricsProblems(openMetrics)).toEqual([]);
+      } finally {
+        conflicting.child.kill('SIGTERM');
+        await conflicting.exited;
+      }
+    },
+  );
 
   it('shares one store read between scrapes that arrive while it is in flight', async () => {
     let reads = 0;
@@ -113,7 +120,9 @@ describe('the exposition', () => {
         return store.scrape(options);
       },
     }));
-    const answers = await Promise.all(Array.from({ length: 10 }, () => get(port, '/metrics/', { headers: { 'Accept-Encoding': 'gzip' } })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => get(port, '/metrics/', { headers: { 'Accept-Encoding': 'gzip' } })),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect(new Set(answers.map((a) => a.body.toString('base64'))).size).toBe(1);
     expect(reads).toBe(1);
@@ -199,7 +208,9 @@ describe('store health', () => {
       expect(text).toContain('kci_metrics_store_conflict_info{metric="jobs_total"} 1\n');
       // The other metrics, including the conflicting name's original definition, are served as usual.
       expect(text).toContain('jobs_total{queue="a \\"quoted\\"\\nqueue"} 3\n');
-      expect(running.logger.count(/^warn metric definition conflict, other metrics are unaffected: jobs_total: /)).toBe(1);
+      expect(running.logger.count(/^warn metric definition conflict, other metrics are unaffected: jobs_total: /)).toBe(
+        1,
+      );
     } finally {
       conflicting.child.kill('SIGTERM');
       await conflicting.exited;
@@ -229,7 +240,9 @@ describe('store health', () => {
     expect((await get(port)).status).toBe(200);
     store.corrupt();
     for (let i = 0; i < 3; i++) {
-      const answer = await get(port, '/metrics/', { headers: { Accept: OPENMETRICS_ACCEPT, 'Accept-Encoding': 'gzip' } });
+      const answer = await get(port, '/metrics/', {
+        headers: { Accept: OPENMETRICS_ACCEPT, 'Accept-Encoding': 'gzip' },
+      });
       expect(answer.status).toBe(503);
       expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
       expect(answer.text).toBe('metrics store unavailable: STORE_READ_FAILED (see the aggregator log)\n');
@@ -308,7 +321,10 @@ describe('authentication', () => {
 
   it('asks for basic auth with 401 and serves the right user and password', async () => {
     fixture = new StoreFixture();
-    running = await startServer({ store: fixture.reader, auth: { kind: 'basic', user: 'prometheus', password: 'pa:ss' } });
+    running = await startServer({
+      store: fixture.reader,
+      auth: { kind: 'basic', user: 'prometheus', password: 'pa:ss' },
+    });
     const creds = (user: string, password: string) => ({
       Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
     });

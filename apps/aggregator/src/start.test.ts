@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { ConfigError } from '@kci-metrics/core';
+import { ConfigError } from '@kci-metrics/sqlite-store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAggregator } from './index.js';
 import { get, MemoryLogger } from './test-support/http.js';

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig, StoreError } from '@kci-metrics/core';
-import { type MetricsStore, openStore } from '@kci-metrics/sqlite-store';
+import { ConfigError, type MetricsStore, openStore, StoreError } from '@kci-metrics/sqlite-store';
 import { type AuthConfig, parseAuthConfig } from './auth.js';
+import { loadAggregatorConfig } from './config.js';
 import { createAggregatorServer } from './server.js';
 import { type AggregatorLogger, consoleLogger, describeError } from './store-watch.js';
 
@@ -49,7 +49,7 @@ export interface RunningAggregator {
 export async function startAggregator(options: StartAggregatorOptions = {}): Promise<RunningAggregator> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? consoleLogger;
-  const config = loadConfig({
+  const config = loadAggregatorConfig({
     ...env,
     // Options win over the environment; a bad option must not be reported as a bad variable.
     ...(options.port === undefined ? {} : { PROMETHEUS_METRICS_PORT: undefined }),

@@ -1,10 +1,11 @@
-import { ConfigError, parseInteger } from '@kci-metrics/core';
+import { ConfigError } from '@kci-metrics/core';
+import { parseInteger } from './parse.js';
 
 /** The frameworks the demo can serve its routes with. */
 export const FRAMEWORKS = ['koa', 'express'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
 
-/** How the demo backend runs, read from the environment (the metrics settings come from core's loadConfig). */
+/** How the demo backend runs, read from the environment (the metrics settings: metrics-config.ts). */
 export interface BackendConfig {
   /** `BACKEND_PORT`, default 8000; 0 picks a free port (printed at start-up). */
   port: number;

@@ -1,4 +1,5 @@
 import { ConfigError } from '@kci-metrics/core';
+import { ConfigError as StoreConfigError } from '@kci-metrics/sqlite-store';
 
 /** The backend cannot start for a reason other than a bad variable (e.g. the metrics store cannot be opened). */
 export class StartupError extends Error {
@@ -18,7 +19,8 @@ export const EXIT_STARTUP = 1;
  * runPrimary().catch(exitOnStartupError);
  */
 export function exitOnStartupError(error: unknown): never {
-  if (error instanceof ConfigError) {
+  // The backend's own variables throw core's ConfigError, the metrics variables the store's (same shape).
+  if (error instanceof ConfigError || error instanceof StoreConfigError) {
     process.stderr.write(`backend: ${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }

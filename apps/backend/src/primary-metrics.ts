@@ -1,9 +1,9 @@
 /** The primary's part of the metrics: check the store once before any worker starts, then run the aggregator. */
-import type { MetricsConfig } from '@kci-metrics/core';
 import { openStore } from '@kci-metrics/sqlite-store';
 import { AGGREGATOR_MAIN, parseAuthConfig } from '@kci-metrics/aggregator';
 import { type AggregatorProcess, superviseAggregator } from './aggregator-process.js';
 import { StartupError } from './errors.js';
+import type { MetricsConfig } from './metrics-config.js';
 
 /**
  * Validate the aggregator's variables, open the store once (so a bad PROMETHEUS_MULTIPROC_DIR fails here,
@@ -11,14 +11,14 @@ import { StartupError } from './errors.js';
  * old values), then fork the aggregator.
  *
  * @example
- * const aggregator = prepareMetrics(process.env, loadConfig(), (code) => shutdown(code));
+ * const aggregator = prepareMetrics(process.env, loadMetricsConfig(), (code) => shutdown(code));
  */
 export function prepareMetrics(
   env: NodeJS.ProcessEnv,
   config: MetricsConfig,
   onFatal: (exitCode: number) => void,
 ): AggregatorProcess {
-  parseAuthConfig(env); // throws a ConfigError naming the variable, as loadConfig does
+  parseAuthConfig(env); // throws a ConfigError naming the variable, as loadMetricsConfig does
   try {
     // openStore() leaves I/O failures to its retries (workers must never crash on them); health() reads
     // the store now, so an unusable directory stops the start-up here instead.

@@ -4,10 +4,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type MetricsConfig } from '@kci-metrics/core';
 import type { AggregatorProcess } from './aggregator-process.js';
 import { RestartBackoff } from './backoff.js';
 import { type BackendConfig, readBackendConfig } from './config.js';
+import { loadMetricsConfig, type MetricsConfig } from './metrics-config.js';
 import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN, WORKER_CONFIG_ENV } from './messages.js';
 
 /** What the primary reports once every worker accepts connections. */
@@ -44,10 +44,11 @@ interface Slot {
  */
 export async function runPrimary(env: NodeJS.ProcessEnv = process.env, options: PrimaryOptions = {}): Promise<void> {
   const backend = readBackendConfig(env);
-  const metrics = loadConfig(env);
+  const metrics = loadMetricsConfig(env);
   const primary = new Primary(backend, metrics, options.onReady ?? printReady);
   if (metrics.enabled) {
-    // Imported only with metrics on: the store and the aggregator stay out of a metrics-off process.
+    // Imported only with metrics on: a metrics-off primary opens no store and forks no aggregator (it reads
+    // their variables either way, through their packages, so a bad one fails the start-up).
     const { prepareMetrics } = await import('./primary-metrics.js');
     primary.aggregator = prepareMetrics(env, metrics, (code) => primary.shutdown(code));
   }

@@ -2,7 +2,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError, parseInteger } from '@kci-metrics/core';
+import { ConfigError } from '@kci-metrics/core';
+import { parseInteger } from './parse.js';
 
 export interface TrafficOptions {
   /** Base URL of the backend; loopback only. `--target` / `TRAFFIC_TARGET`, default `http://127.0.0.1:8000`. */

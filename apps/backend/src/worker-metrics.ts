@@ -3,12 +3,12 @@
  * worker never imports prom-client, the adapters or the store (issue #4: "no metrics code runs on the
  * request path").
  */
-import type { MetricsConfig } from '@kci-metrics/core';
 import type { MetricsStore } from '@kci-metrics/sqlite-store';
 import type { RequestHandler } from 'express';
 import type { Middleware } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Framework } from './config.js';
+import type { MetricsConfig } from './metrics-config.js';
 
 export interface WorkerMetrics {
   /** The adapter middleware of the chosen framework. */
@@ -26,7 +26,7 @@ const RETRY_MS = 5_000;
  * The store failing never fails a request: opening is retried in the background.
  *
  * @example
- * const metrics = await setupWorkerMetrics('koa', loadConfig());
+ * const metrics = await setupWorkerMetrics('koa', loadMetricsConfig());
  * const app = createKoaApp({ metrics: metrics.middleware as Koa.Middleware });
  */
 export async function setupWorkerMetrics(framework: Framework, config: MetricsConfig): Promise<WorkerMetrics> {

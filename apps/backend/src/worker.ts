@@ -3,10 +3,10 @@
  * primary says so or when it receives SIGTERM/SIGINT itself (Ctrl+C reaches the whole process group).
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import type { MetricsConfig } from '@kci-metrics/core';
 import type { RequestHandler } from 'express';
 import type { Middleware } from 'koa';
 import type { BackendConfig } from './config.js';
+import type { MetricsConfig } from './metrics-config.js';
 import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN, WORKER_CONFIG_ENV } from './messages.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 

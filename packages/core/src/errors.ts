@@ -1,39 +1,17 @@
 /**
- * The named errors of @kci-metrics. Libraries throw these; only entry points (apps, CLIs) turn them
- * into exit codes or HTTP answers.
+ * The error of @kci-metrics/core: invalid adapter options. Libraries throw it; only entry points (apps, CLIs)
+ * turn it into exit codes or HTTP answers. (The store's errors live in @kci-metrics/sqlite-store.)
  */
 
 /** A configuration value (environment variable or option) is invalid. Names the value and what is expected. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  /** The variable or option that holds the bad value, e.g. `PROMETHEUS_METRICS_PORT`. */
+  /** The option that holds the bad value, e.g. `option prefix`. */
   readonly key: string;
 
   constructor(key: string, value: unknown, expected: string) {
     super(`Invalid ${key} ${formatValue(value)}: expected ${expected}`);
     this.key = key;
-  }
-}
-
-/** Codes of {@link StoreError}, so callers can branch without parsing messages. */
-export type StoreErrorCode =
-  | 'STORE_UNSAFE_DIR' // directory permissions or ownership refused
-  | 'STORE_OPEN_FAILED' // the database could not be opened or created
-  | 'STORE_DRIVER_UNAVAILABLE' // the SQLite driver (better-sqlite3's native module) cannot be loaded
-  | 'STORE_READ_FAILED' // a scrape could not read the database
-  | 'STORE_WRITE_FAILED' // a flush could not write the database
-  | 'STORE_CLOSED'; // the store was used after close()
-
-/** A failure of the cross-process store, with the path involved and the underlying cause. */
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
-  readonly code: StoreErrorCode;
-  readonly path: string | undefined;
-
-  constructor(code: StoreErrorCode, message: string, options: { path?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.path = options.path;
   }
 }
 

@@ -1,4 +1,4 @@
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type GaugeConfiguration, Histogram, type Registry } from 'prom-client';
 import { ConfigError } from './errors.js';
 
 /** The buckets of `http_request_duration_seconds`, in seconds (the seed's dashboard relies on them). */
@@ -146,7 +146,9 @@ function inFlightCountsOf(registry: Registry, name: string): InFlightCounts {
   const existing = registry.getSingleMetric(name);
   if (existing) return inFlightOf(existing as Gauge<string>, name);
   const counts: InFlightCounts = new Map();
-  const gauge = new Gauge({
+  // `multiprocessMode` is read by @kci-metrics/sqlite-store, which also adds it to prom-client's type; core
+  // does not depend on the store, so it spells the field out here.
+  const config: GaugeConfiguration<string> & { multiprocessMode: 'livesum' } = {
     name,
     help: ACTIVE_HELP,
     labelNames: ['method'],
@@ -155,7 +157,8 @@ function inFlightCountsOf(registry: Registry, name: string): InFlightCounts {
     collect() {
       for (const [method, count] of counts) this.set({ method }, count.n);
     },
-  });
+  };
+  const gauge = new Gauge(config);
   inFlightCounts.set(gauge, counts);
   return counts;
 }

@@ -16,16 +16,14 @@
  * starts from zero), read by `health()`.
  */
 import type Database from 'better-sqlite3';
-import { ConfigError } from '@kci-metrics/core';
+import { ConfigError } from './errors.js';
 import type { MetricDef } from './describe.js';
 import type { Statements } from './statements.js';
 
 /** OpenTelemetry's SDK default cardinality limit per metric stream. */
 export const DEFAULT_MAX_SERIES = 2000;
-const MAX_SERIES_CEILING = 10_000_000;
+export const MAX_SERIES_CEILING = 10_000_000;
 export const MAX_SERIES_ENV = 'PROMETHEUS_METRICS_MAX_SERIES';
-/** How attachFromEnv() hands openStore() the limit parsed from its environment (not a public option). */
-export const MAX_SERIES_OPTION: unique symbol = Symbol('kci-metrics.maxSeries');
 
 /** The label set of a metric's overflow series, as stored (and rendered). */
 export const OVERFLOW_LABELS = 'kci_overflow="true"';

@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, realpathSync, type Stats, statSync } from 'node:fs';
-import { StoreError } from '@kci-metrics/core';
+import { StoreError } from './errors.js';
 
 /**
  * Make sure the store directory is ours and safe to use (issue #6: the default lives in /tmp, where

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { ConfigError } from '@kci-metrics/core';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { attachFromEnv, openStore } from './index.js';
+import { attachFromEnv, ConfigError, openStore } from './index.js';
 import { removeTempDirs, tempDir } from './test-support/children.js';
 
 afterAll(removeTempDirs);

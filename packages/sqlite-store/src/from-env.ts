@@ -1,6 +1,5 @@
-import { loadConfig } from '@kci-metrics/core';
 import type { Registry } from 'prom-client';
-import { MAX_SERIES_OPTION, parseMaxSeries } from './cardinality.js';
+import { loadStoreConfig } from './env.js';
 import { openStore } from './store.js';
 import type { MetricsStore, StoreLogger } from './types.js';
 
@@ -26,16 +25,14 @@ export interface AttachFromEnvOptions {
  * if (attachFromEnv(metrics.registry)) app.use(metrics);
  */
 export function attachFromEnv(registry: Registry, options: AttachFromEnvOptions = {}): MetricsStore | undefined {
-  const env = options.env ?? process.env;
-  const config = loadConfig(env);
-  const maxSeries = parseMaxSeries(env.PROMETHEUS_METRICS_MAX_SERIES);
+  const config = loadStoreConfig(options.env ?? process.env);
   if (!config.enabled) return undefined;
   const store = openStore({
     dir: config.multiprocDir,
     flushIntervalMs: config.flushIntervalMs,
     ...(options.logger ? { logger: options.logger } : {}),
-    [MAX_SERIES_OPTION]: maxSeries,
-  } as Parameters<typeof openStore>[0]);
+    maxSeries: config.maxSeries,
+  });
   store.attach(registry);
   return store;
 }

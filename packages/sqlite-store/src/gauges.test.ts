@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MULTIPROCESS_MODES } from '@kci-metrics/core';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openStore } from './index.js';
+import { MULTIPROCESS_MODES, openStore } from './index.js';
 import { type Child, killAll, killHard, removeTempDirs, startWorker, tempDir } from './test-support/children.js';
 import { havePromtool, openMetricsProblems, promtoolProblems } from './test-support/validate.js';
 

@@ -40,8 +40,8 @@ export const MULTIPROCESS_MODES: readonly MultiprocessMode[] = [
 
 export const DEFAULT_MULTIPROCESS_MODE: MultiprocessMode = 'livesum';
 
-// The same augmentation as @kci-metrics/core's (identical type), so that a user of the store alone can
-// type-check `new Gauge({ ..., multiprocessMode })`, and one of both packages still compiles.
+// The store merges gauges, so the store owns this typing: a user of the store alone type-checks
+// `new Gauge({ ..., multiprocessMode })` (the README's example) with nothing else installed.
 declare module 'prom-client' {
   interface GaugeConfiguration<T extends string> {
     /** How the store merges this gauge across processes (@kci-metrics). Default `livesum`. */

@@ -1,4 +1,4 @@
-import { ConfigError, StoreError } from '@kci-metrics/core';
+import { ConfigError, StoreError } from './index.js';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore, type StoreOptions } from './index.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '@kci-metrics/core';
+import { ConfigError } from './errors.js';
 import { escapeHelp, escapeLabelValue, formatNumber, wellFormed } from './labels.js';
 import type { ExtraFamily } from './types.js';
 

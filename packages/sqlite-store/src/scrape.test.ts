@@ -1,4 +1,4 @@
-import { ConfigError } from '@kci-metrics/core';
+import { ConfigError } from './errors.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ExtraFamily, type MetricsStore, openStore, type StoreHealth } from './index.js';

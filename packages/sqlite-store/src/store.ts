@@ -1,16 +1,11 @@
 import { join, resolve } from 'node:path';
-import {
-  ConfigError,
-  DEFAULT_FLUSH_INTERVAL_MS,
-  DEFAULT_MULTIPROC_DIR,
-  parseInteger,
-  StoreError,
-} from '@kci-metrics/core';
 import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
-import { CardinalityBound, MAX_SERIES_OPTION, parseMaxSeries } from './cardinality.js';
+import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
+import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
+import { ConfigError, StoreError } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { currentIdentity } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
@@ -259,40 +254,32 @@ interface Resolved {
 
 function validate(options: StoreOptions): Resolved {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'an object');
-  const known = ['dir', 'flushIntervalMs', 'fresh', 'logger'];
+  const known = ['dir', 'flushIntervalMs', 'fresh', 'logger', 'maxSeries'];
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw new ConfigError('option', key, `one of ${known.join(', ')}`);
   }
-  const { dir, flushIntervalMs, fresh, logger } = options;
+  const { dir, flushIntervalMs, fresh, logger, maxSeries } = options;
   if (dir !== undefined && (typeof dir !== 'string' || dir.trim() === '' || dir.includes('\0'))) {
     throw new ConfigError('option dir', dir, 'a directory path');
   }
-  const envDir = process.env.PROMETHEUS_MULTIPROC_DIR?.trim();
-  const interval =
-    flushIntervalMs ??
-    parseInteger(
-      'PROMETHEUS_METRICS_FLUSH_INTERVAL_MS',
-      process.env.PROMETHEUS_METRICS_FLUSH_INTERVAL_MS,
-      DEFAULT_FLUSH_INTERVAL_MS,
-      10,
-      3_600_000,
-    );
-  if (!Number.isInteger(interval) || interval < 10 || interval > 3_600_000) {
+  const interval = flushIntervalMs ?? envFlushIntervalMs(process.env);
+  if (!Number.isInteger(interval) || interval < MIN_FLUSH_MS || interval > MAX_FLUSH_MS) {
     throw new ConfigError('option flushIntervalMs', flushIntervalMs, 'an integer number of milliseconds, 10-3600000');
+  }
+  const bound = maxSeries ?? envMaxSeries(process.env);
+  if (!Number.isInteger(bound) || bound < 1 || bound > MAX_SERIES_CEILING) {
+    throw new ConfigError('option maxSeries', maxSeries, `an integer 1-${MAX_SERIES_CEILING} (series per metric)`);
   }
   if (fresh !== undefined && typeof fresh !== 'boolean') throw new ConfigError('option fresh', fresh, 'true or false');
   if (logger !== undefined && (logger === null || typeof logger.warn !== 'function')) {
     throw new ConfigError('option logger', logger, 'an object with a warn(message) method');
   }
   return {
-    dir: resolve(dir ?? (envDir || DEFAULT_MULTIPROC_DIR)),
+    dir: dir === undefined ? envMultiprocDir(process.env) : resolve(dir),
     flushIntervalMs: interval,
     fresh: fresh ?? false,
     logger: logger ?? consoleLogger,
-    // attachFromEnv() passes the value of its own environment; other callers get process.env's.
-    maxSeries:
-      (options as { [MAX_SERIES_OPTION]?: number })[MAX_SERIES_OPTION] ??
-      parseMaxSeries(process.env.PROMETHEUS_METRICS_MAX_SERIES),
+    maxSeries: bound,
   };
 }
 

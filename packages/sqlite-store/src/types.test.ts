@@ -16,7 +16,15 @@ const require = createRequire(join(pkg, 'package.json'));
 const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
 
 const APP = `import { Gauge, Registry } from 'prom-client';
-import { MULTIPROCESS_MODES, type MultiprocessMode, openStore } from '@kci-metrics/sqlite-store';
+import {
+  ConfigError,
+  loadStoreConfig,
+  MULTIPROCESS_MODES,
+  type MultiprocessMode,
+  openStore,
+  StoreError,
+  type StoreErrorCode,
+} from '@kci-metrics/sqlite-store';
 
 const registry = new Registry();
 new Gauge({ name: 'queue_depth', help: 'Jobs waiting', multiprocessMode: 'livemax', registers: [registry] });
@@ -25,6 +33,11 @@ new Gauge({ name: 'g2', help: 'x', multiprocessMode: mode, registers: [registry]
 // @ts-expect-error not a mode
 new Gauge({ name: 'g3', help: 'x', multiprocessMode: 'median', registers: [registry] });
 openStore({ dir: '/tmp/x' }).attach(registry);
+// The store's own errors and env parsing (issue 15): a store-only user branches on them without core.
+const failure: unknown = undefined;
+if (failure instanceof StoreError) failure.code satisfies StoreErrorCode;
+if (failure instanceof ConfigError) failure.key satisfies string;
+loadStoreConfig({}).multiprocDir satisfies string;
 `;
 
 describe('the published types', () => {

@@ -15,6 +15,11 @@ export interface StoreOptions {
   fresh?: boolean;
   /** Where failures are reported. Default: `console`, prefixed with `[kci-metrics]`. */
   logger?: StoreLogger;
+  /**
+   * Series kept per metric, its `kci_overflow="true"` series included; a metric's own `maxSeries` wins.
+   * Default: `PROMETHEUS_METRICS_MAX_SERIES`, else 2000.
+   */
+  maxSeries?: number;
 }
 
 /** Exposition formats the store renders. */

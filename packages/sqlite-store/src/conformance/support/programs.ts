@@ -1,4 +1,4 @@
-import { MULTIPROCESS_MODES } from '@kci-metrics/core';
+import { MULTIPROCESS_MODES } from '../../modes.js';
 import fc from 'fast-check';
 import type { Op } from './harness.js';
 

@@ -1,10 +1,11 @@
+// Moved from packages/core/src/config.test.ts (the metrics settings now come from their owners).
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '@kci-metrics/sqlite-store';
+import { loadMetricsConfig } from './metrics-config.js';
 
-describe('loadConfig', () => {
+describe('loadMetricsConfig', () => {
   it('uses the seed defaults when nothing is set', () => {
-    expect(loadConfig({})).toEqual({
+    expect(loadMetricsConfig({})).toEqual({
       enabled: false,
       port: 8001,
       host: '0.0.0.0',
@@ -15,7 +16,7 @@ describe('loadConfig', () => {
   });
 
   it('reads every variable', () => {
-    const config = loadConfig({
+    const config = loadMetricsConfig({
       PROMETHEUS_METRICS_ENABLED: 'True',
       PROMETHEUS_METRICS_PORT: '9101',
       PROMETHEUS_METRICS_HOST: '127.0.0.1',
@@ -46,13 +47,13 @@ describe('loadConfig', () => {
       'Invalid PROMETHEUS_METRICS_FLUSH_INTERVAL_MS "5": expected an integer 10-3600000',
     ],
   ])('rejects %s=%s with an error naming the variable and the value', (key, value, message) => {
-    const run = () => loadConfig({ [key]: value });
+    const run = () => loadMetricsConfig({ [key]: value });
     expect(run).toThrow(ConfigError);
     expect(run).toThrow(message);
   });
 
   it('treats empty values as unset and resolves a relative store directory', () => {
-    expect(loadConfig({ PROMETHEUS_METRICS_PORT: ' ', PROMETHEUS_METRICS_ENABLED: '' }).port).toBe(8001);
-    expect(loadConfig({ PROMETHEUS_MULTIPROC_DIR: 'rel/dir' }).multiprocDir).toBe(`${process.cwd()}/rel/dir`);
+    expect(loadMetricsConfig({ PROMETHEUS_METRICS_PORT: ' ', PROMETHEUS_METRICS_ENABLED: '' }).port).toBe(8001);
+    expect(loadMetricsConfig({ PROMETHEUS_MULTIPROC_DIR: 'rel/dir' }).multiprocDir).toBe(`${process.cwd()}/rel/dir`);
   });
 });
