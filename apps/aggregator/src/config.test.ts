@@ -13,6 +13,7 @@ describe('loadAggregatorConfig', () => {
       host: '0.0.0.0',
       multiprocDir: '/tmp/prometheus_multiproc_dir',
       flushIntervalMs: 1000,
+      maxSeries: 2000,
     });
   });
 
@@ -30,6 +31,7 @@ describe('loadAggregatorConfig', () => {
       host: '::1',
       multiprocDir: '/var/run/metrics',
       flushIntervalMs: 250,
+      maxSeries: 2000,
     });
   });
 

@@ -9,6 +9,7 @@ describe('loadStoreConfig', () => {
       enabled: false,
       multiprocDir: '/tmp/prometheus_multiproc_dir',
       flushIntervalMs: 1000,
+      maxSeries: 2000,
     });
   });
 
@@ -17,11 +18,12 @@ describe('loadStoreConfig', () => {
       PROMETHEUS_METRICS_ENABLED: 'True',
       PROMETHEUS_MULTIPROC_DIR: '/var/run/metrics',
       PROMETHEUS_METRICS_FLUSH_INTERVAL_MS: '250',
+      PROMETHEUS_METRICS_MAX_SERIES: '500',
       // The aggregator's and the demo's variables are theirs to validate.
       PROMETHEUS_METRICS_PORT: 'abc',
       PROMETHEUS_METRICS_FRESH_START: 'maybe',
     });
-    expect(config).toEqual({ enabled: true, multiprocDir: '/var/run/metrics', flushIntervalMs: 250 });
+    expect(config).toEqual({ enabled: true, multiprocDir: '/var/run/metrics', flushIntervalMs: 250, maxSeries: 500 });
   });
 
   it.each([
@@ -36,6 +38,11 @@ describe('loadStoreConfig', () => {
       '1e3',
       'Invalid PROMETHEUS_METRICS_FLUSH_INTERVAL_MS "1e3": expected an integer 10-3600000',
     ],
+    [
+      'PROMETHEUS_METRICS_MAX_SERIES',
+      '0',
+      'Invalid PROMETHEUS_METRICS_MAX_SERIES "0": expected an integer 1-10000000 (series per metric, the overflow series included)',
+    ],
     ['PROMETHEUS_MULTIPROC_DIR', 'a\0b', 'Invalid PROMETHEUS_MULTIPROC_DIR "a\\u0000b": expected a directory path'],
   ])('rejects %s=%j with an error naming the variable and the value', (key, value, message) => {
     const run = () => loadStoreConfig({ [key]: value });
@@ -48,6 +55,7 @@ describe('loadStoreConfig', () => {
       enabled: false,
       multiprocDir: '/tmp/prometheus_multiproc_dir',
       flushIntervalMs: 1000,
+      maxSeries: 2000,
     });
     expect(loadStoreConfig({ PROMETHEUS_MULTIPROC_DIR: ' rel/dir ' }).multiprocDir).toBe(`${process.cwd()}/rel/dir`);
   });

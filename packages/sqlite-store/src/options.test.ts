@@ -32,7 +32,9 @@ describe('invalid options', () => {
     [{ flushIntervalMs: 1.5 }, 'Invalid option flushIntervalMs 1.5'],
     [{ dir: '' }, 'Invalid option dir "": expected a directory path'],
     [{ dir: 42 }, 'Invalid option dir 42'],
-    [{ flushInterval: 100 }, 'Invalid option "flushInterval": expected one of dir, flushIntervalMs, fresh, logger'],
+    [{ flushInterval: 100 }, 'Invalid option "flushInterval": expected one of dir, flushIntervalMs, fresh, logger, maxSeries'],
+    [{ maxSeries: 0 }, 'Invalid option maxSeries 0: expected an integer 1-10000000'],
+    [{ maxSeries: '50' }, 'Invalid option maxSeries "50": expected an integer 1-10000000'],
     [{ fresh: 'yes' }, 'Invalid option fresh "yes": expected true or false'],
     [{ logger: {} }, 'Invalid option logger {}: expected an object with a warn(message) method'],
   ])('%j fails with a ConfigError naming the option and the value', (options, message) => {
