@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { brokenDriverArgs, makeBrokenDriver } from '../../../test-support/broken-driver.mjs';
+import { brokenDriverArgs, makeBrokenDriver } from '@kci-metrics/test-support/broken-driver';
 import { get } from './test-support/http.js';
 import { assertBuilt, freePort, MAIN } from './test-support/process.js';
 

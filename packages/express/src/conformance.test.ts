@@ -10,7 +10,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { abortBeforeResponse, abortMidBody, listen, type Series, series, settled } from '../../../test-support/http.js';
+import { abortBeforeResponse, abortMidBody, listen, type Series, series, settled } from '@kci-metrics/test-support/http';
 import { expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 

@@ -7,7 +7,7 @@
 import express5, { type Request, type Response } from 'express';
 import router22 from 'router22';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { listen, series, settled } from '../../../test-support/http.js';
+import { listen, series, settled } from '@kci-metrics/test-support/http';
 import { expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 import { resetReported } from './router-internals.js';

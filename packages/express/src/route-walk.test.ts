@@ -8,7 +8,7 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import type { Request, Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen, series, settled } from '../../../test-support/http.js';
+import { listen, series, settled } from '@kci-metrics/test-support/http';
 import { expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 

@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '../../../test-support/http.js';
+import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '@kci-metrics/test-support/http';
 import { type KoaMetricsOptions, koaMetrics } from './index.js';
 
 const closers: (() => Promise<void>)[] = [];
