@@ -8,6 +8,7 @@
  *
  * Plain JavaScript: vitest loads its config files with Node.js, which runs no TypeScript from a package.
  */
+import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
 
 export const SOURCE_CONDITION = '@kci-metrics/source';
@@ -33,6 +34,8 @@ export function kciProject({ name, include = ['src/**/*.test.ts'], timeout = 60_
       testTimeout: timeout,
       hookTimeout: timeout,
       ...test,
+      // Child processes started by a test resolve the packages' dist/, not src/ (see vitest-setup.mjs).
+      setupFiles: [fileURLToPath(new URL('./vitest-setup.mjs', import.meta.url)), ...[test.setupFiles ?? []].flat()],
     },
   });
 }
