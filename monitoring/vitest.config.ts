@@ -1,11 +1,8 @@
-import { defineProject } from 'vitest/config';
+import { kciProject } from '@kci-metrics/test-support/vitest';
 
-export default defineProject({
-  test: {
-    name: 'monitoring',
-    include: ['test/**/*.test.ts'],
-    // The tests start real Prometheus servers and run promtool; on a busy 2-core machine that takes time.
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
+export default kciProject({
+  name: 'monitoring',
+  include: ['test/**/*.test.ts'],
+  // The tests start real Prometheus servers and run promtool; on a busy 2-core machine that takes time.
+  timeout: 120_000,
 });

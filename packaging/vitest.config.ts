@@ -1,12 +1,9 @@
-import { defineProject } from 'vitest/config';
+import { kciProject } from '@kci-metrics/test-support/vitest';
 
-export default defineProject({
-  test: {
-    name: 'packaging',
-    include: ['src/**/*.test.ts'],
-    // Packs and installs once for every test file (two native builds of better-sqlite3 side by side, then two more).
-    globalSetup: ['./src/setup.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
+export default kciProject({
+  name: 'packaging',
+  // Packs and installs once for every test file (two native builds of better-sqlite3 side by side, then two
+  // more: minutes), so every packaging test is a slow one.
+  timeout: 120_000,
+  test: { globalSetup: ['./src/setup.ts'] },
 });

@@ -1,10 +1,3 @@
-import { defineProject } from 'vitest/config';
+import { kciProject } from '@kci-metrics/test-support/vitest';
 
-export default defineProject({
-  test: {
-    name: 'aggregator',
-    include: ['src/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-});
+export default kciProject({ name: 'aggregator' });

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brokenDriverArgs, makeBrokenDriver } from '@kci-metrics/test-support/broken-driver';
 import { afterAll, describe, expect, it } from 'vitest';
-import { brokenDriverArgs, makeBrokenDriver } from '../../../test-support/broken-driver.mjs';
 import { get } from './test-support/http.js';
 import { assertBuilt, freePort, MAIN } from './test-support/process.js';
 

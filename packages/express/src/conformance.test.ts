@@ -6,11 +6,18 @@
 import { Readable } from 'node:stream';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
 import { koaMetrics } from '@kci-metrics/koa';
+import {
+  abortBeforeResponse,
+  abortMidBody,
+  listen,
+  type Series,
+  series,
+  settled,
+} from '@kci-metrics/test-support/http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { abortBeforeResponse, abortMidBody, listen, type Series, series, settled } from '../../../test-support/http.js';
 import { expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 

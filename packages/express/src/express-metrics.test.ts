@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
+import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '@kci-metrics/test-support/http';
 import type { NextFunction, Request, Response } from 'express';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '../../../test-support/http.js';
 import { type ExpressMetricsOptions, expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 

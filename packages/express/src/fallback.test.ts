@@ -4,10 +4,11 @@
  * never `req.baseUrl`, which holds the ids of parameterised mounts (issue 14: 2000 ids gave 2202 series).
  * The internals are broken by hand here, after the routes are set up and before the first request.
  */
+
+import { listen, series, settled } from '@kci-metrics/test-support/http';
 import express5, { type Request, type Response } from 'express';
 import router22 from 'router22';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { listen, series, settled } from '../../../test-support/http.js';
 import { expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 import { resetReported } from './router-internals.js';

@@ -6,9 +6,9 @@
  * must never subscribe: it tells several mount paths apart by matching the request's path.
  */
 import { tracingChannel } from 'node:diagnostics_channel';
+import { listen, series, settled } from '@kci-metrics/test-support/http';
 import type { Request, Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen, series, settled } from '../../../test-support/http.js';
 import { expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
 

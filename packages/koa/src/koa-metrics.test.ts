@@ -1,10 +1,10 @@
 import { PassThrough } from 'node:stream';
 import { UNMATCHED_ROUTE } from '@kci-metrics/core';
+import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '@kci-metrics/test-support/http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { abortBeforeResponse, abortMidBody, active, listen, series, settled } from '../../../test-support/http.js';
 import { type KoaMetricsOptions, koaMetrics } from './index.js';
 
 const closers: (() => Promise<void>)[] = [];

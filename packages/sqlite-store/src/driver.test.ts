@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type BrokenDriverKind, brokenDriverArgs, makeBrokenDriver } from '@kci-metrics/test-support/broken-driver';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BrokenDriverKind, brokenDriverArgs, makeBrokenDriver } from '../../../test-support/broken-driver.mjs';
 import { driverLoadError, nodeTooOld } from './driver.js';
 import { removeTempDirs, tempDir } from './test-support/children.js';
 

@@ -7,8 +7,8 @@ import { createServer, request, type RequestListener, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 
 /**
- * What these helpers read of a prom-client Registry (typed here by shape: this folder, shared by the Koa
- * and Express adapters' tests, belongs to no package and so resolves no prom-client of its own).
+ * What these helpers read of a prom-client Registry (typed here by shape, so this private package, shared
+ * by the Koa and Express adapters' tests, needs no prom-client of its own).
  */
 export interface Registry {
   getMetricsAsJSON(): Promise<{ name: string; values: { labels: Partial<Record<string, string | number>>; value: number }[] }[]>;
