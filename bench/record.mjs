@@ -68,7 +68,8 @@ try {
   const flushedTotal = counterTotal(await reader.metrics());
   reader.close();
   store.close();
-  if (flushedTotal <= 0 || flushedTotal % COUNTER_INC !== 0) throw new Error(`store holds http_requests_total=${flushedTotal}: the background flush did not run`);
+  if (flushedTotal <= 0 || flushedTotal % COUNTER_INC !== 0)
+    throw new Error(`store holds http_requests_total=${flushedTotal}: the background flush did not run`);
 
   const storeNs = median(ns.store);
   const aloneNs = median(ns.alone);

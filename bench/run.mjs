@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { emit, round } from './lib/stats.mjs';
 import { evaluateTargets, formatTable } from './lib/report.mjs';
+import { emit, round } from './lib/stats.mjs';
 
 const SECTIONS = ['scrape', 'record', 'flush'];
 
@@ -23,7 +23,10 @@ if (process.argv[2] === '--report') {
     process.stderr.write('Usage: node bench/run.mjs --report bench/results/<time>.jsonl\n');
     process.exit(2);
   }
-  const saved = readFileSync(process.argv[3], 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const saved = readFileSync(process.argv[3], 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   const machine = saved.find((r) => r.bench === 'machine');
   const summary = saved.find((r) => r.bench === 'summary');
   process.stdout.write(`${formatTable(saved, machine, { ...summary, targets: evaluateTargets(saved) })}\n`);
@@ -32,7 +35,8 @@ if (process.argv[2] === '--report') {
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()) ?? SECTIONS;
 for (const name of only) {
-  if (!SECTIONS.includes(name)) throw new Error(`Invalid BENCH_ONLY entry ${JSON.stringify(name)}: expected ${SECTIONS.join(', ')}`);
+  if (!SECTIONS.includes(name))
+    throw new Error(`Invalid BENCH_ONLY entry ${JSON.stringify(name)}: expected ${SECTIONS.join(', ')}`);
 }
 
 const records = [];
@@ -71,7 +75,7 @@ process.stderr.write(`\n${formatTable(records, machine, summary)}\n`);
 
 mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
 const file = new URL(`./results/${new Date(started).toISOString().replace(/[:.]/g, '-')}.jsonl`, import.meta.url);
-writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+writeFileSync(file, `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
 process.stderr.write(`[bench] results saved to ${fileURLToPath(file)}\n`);
 process.exitCode = failed ? 1 : 0;
 

@@ -68,10 +68,13 @@ async function runSeries(series) {
     for (const w of WORKERS) {
       const store = openStore({ dir: dirs.get(w), logger: countingLogger() });
       stores.set(w, store);
-      for (let i = 0; i < STORE_WARMUP; i++) await check(`store W=${w}`, () => store.metrics(), w * series * COUNTER_INC);
+      for (let i = 0; i < STORE_WARMUP; i++)
+        await check(`store W=${w}`, () => store.metrics(), w * series * COUNTER_INC);
     }
 
-    const scaling = await measure(Object.fromEntries(WORKERS.map((w) => [`W=${w}`, { run: () => stores.get(w).metrics(), reps: SCALING_REPS }])));
+    const scaling = await measure(
+      Object.fromEntries(WORKERS.map((w) => [`W=${w}`, { run: () => stores.get(w).metrics(), reps: SCALING_REPS }])),
+    );
     const times = (w) => scaling.times[`W=${w}`];
     const [largest, smallest] = [WORKERS[0], WORKERS[WORKERS.length - 1]];
     // Rep i of every store ran within the same few milliseconds: the ratio within a round cancels the load
@@ -107,13 +110,18 @@ async function runSeries(series) {
 
 async function runCell(workers, series, store) {
   const expected = workers * series * COUNTER_INC;
-  const skip = NO_AGGREGATOR ? 'BENCH_AGGREGATOR=0' : workers * series > AGGREGATOR_MAX_WS && !FULL ? `W*S > ${AGGREGATOR_MAX_WS}; BENCH_FULL=1 runs it` : undefined;
+  const skip = NO_AGGREGATOR
+    ? 'BENCH_AGGREGATOR=0'
+    : workers * series > AGGREGATOR_MAX_WS && !FULL
+      ? `W*S > ${AGGREGATOR_MAX_WS}; BENCH_FULL=1 runs it`
+      : undefined;
   const sides = { store: { run: () => store.metrics(), reps: STORE_REPS } };
   let error;
   if (!skip) {
     sides.aggregator = { run: clusterMetrics, reps: AGGREGATOR_REPS };
     // A warm-up rep (skipped where one costs seconds) that also checks the merge is complete.
-    if (workers * series <= 50_000) error = await check('AggregatorRegistry', sides.aggregator.run, expected).catch((err) => err.message);
+    if (workers * series <= 50_000)
+      error = await check('AggregatorRegistry', sides.aggregator.run, expected).catch((err) => err.message);
     if (error) {
       delete sides.aggregator;
       await untilWorkersQuiet();
@@ -179,7 +187,8 @@ async function measure(sides) {
       } catch (err) {
         const failedAfter = Math.round(msSince(t0));
         await untilWorkersQuiet();
-        errors[name] = `${err.message} (after ${failedAfter} ms; the last worker answer came after ${Math.round(msSince(t0))} ms)`;
+        errors[name] =
+          `${err.message} (after ${failedAfter} ms; the last worker answer came after ${Math.round(msSince(t0))} ms)`;
         continue;
       }
       const ms = msSince(t0);
@@ -211,7 +220,8 @@ function forkWorkers(count, envOf) {
       const worker = cluster.fork(envOf(i));
       indexOf.set(worker, i);
       return new Promise((resolve, reject) => {
-        const onExit = (code) => reject(new Error(`scrape worker ${worker.process.pid} exited with ${code} before it was ready`));
+        const onExit = (code) =>
+          reject(new Error(`scrape worker ${worker.process.pid} exited with ${code} before it was ready`));
         worker.once('exit', onExit);
         worker.on('message', (msg) => {
           if (msg?.type !== 'bench:ready') return;

@@ -20,7 +20,12 @@ export function evaluateTargets(records) {
   });
   for (const r of records.filter((x) => x.bench === 'scrape-scaling')) {
     const v = r.storeMs?.[32] && r.storeMs?.[2] ? r.ratio : null;
-    targets.push({ name: `scrape S=${r.S}: store.metrics() at W=32 / W=2`, value: v, limit: '<= 1.3', pass: v === null ? null : v <= 1.3 });
+    targets.push({
+      name: `scrape S=${r.S}: store.metrics() at W=32 / W=2`,
+      value: v,
+      limit: '<= 1.3',
+      pass: v === null ? null : v <= 1.3,
+    });
   }
   const rec = records.find((r) => r.bench === 'record');
   targets.push({
@@ -44,13 +49,19 @@ export function evaluateTargets(records) {
 /** Plain-text tables for stderr (and for pasting into a README). */
 export function formatTable(records, machine, summary) {
   const lines = [];
-  lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGb} GB, Node ${machine.node}, ${machine.os}`);
-  lines.push('', `Load average at start ${machine.loadavgAtStart.join(' ')}, at end ${summary.loadavgAtEnd.join(' ')}; ${summary.seconds} s`);
+  lines.push(
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGb} GB, Node ${machine.node}, ${machine.os}`,
+  );
+  lines.push(
+    '',
+    `Load average at start ${machine.loadavgAtStart.join(' ')}, at end ${summary.loadavgAtEnd.join(' ')}; ${summary.seconds} s`,
+  );
   const scrape = records.filter((r) => r.bench === 'scrape').sort((a, b) => a.S - b.S || a.W - b.W);
   if (scrape.length) {
     lines.push('', '| W | S | store.metrics() | AggregatorRegistry | ratio |', '|---|---|---|---|---|');
     for (const r of scrape) {
-      const agg = r.aggregatorMs != null ? ms(r.aggregatorMs) : r.aggregatorError ? `failed: ${r.aggregatorError}` : 'skipped';
+      const agg =
+        r.aggregatorMs != null ? ms(r.aggregatorMs) : r.aggregatorError ? `failed: ${r.aggregatorError}` : 'skipped';
       lines.push(`| ${r.W} | ${r.S} | ${ms(r.storeMs)} | ${agg} | ${r.ratio != null ? `${r.ratio}x` : '-'} |`);
     }
   }
@@ -63,7 +74,9 @@ export function formatTable(records, machine, summary) {
       `|---|${ws.map(() => '---|').join('')}---|---|`,
     );
     for (const r of scaling) {
-      lines.push(`| ${r.S} | ${ws.map((w) => `${ms(r.storeMs[w])} (min ${ms(r.storeMinMs[w])})`).join(' | ')} | ${r.ratio}x | ${r.ratioOfMins}x |`);
+      lines.push(
+        `| ${r.S} | ${ws.map((w) => `${ms(r.storeMs[w])} (min ${ms(r.storeMinMs[w])})`).join(' | ')} | ${r.ratio}x | ${r.ratioOfMins}x |`,
+      );
     }
   }
   const rec = records.find((r) => r.bench === 'record');
@@ -76,8 +89,13 @@ export function formatTable(records, machine, summary) {
   }
   const flush = records.filter((r) => r.bench === 'flush');
   if (flush.length) {
-    lines.push('', '| flush | series changed per interval | CPU ms per flush | % of one core at 1000 ms |', '|---|---|---|---|');
-    for (const r of flush) lines.push(`| S=${r.S} | ${r.changed} (${r.changedSeries}) | ${r.cpuMsPerFlush} | ${r.pctOfCore}% |`);
+    lines.push(
+      '',
+      '| flush | series changed per interval | CPU ms per flush | % of one core at 1000 ms |',
+      '|---|---|---|---|',
+    );
+    for (const r of flush)
+      lines.push(`| S=${r.S} | ${r.changed} (${r.changedSeries}) | ${r.cpuMsPerFlush} | ${r.pctOfCore}% |`);
   }
   lines.push('', 'Targets:');
   for (const t of summary.targets) {

@@ -35,7 +35,8 @@ export function envInt(name, fallback) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid ${name} ${JSON.stringify(raw)}: expected a positive integer`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`Invalid ${name} ${JSON.stringify(raw)}: expected a positive integer`);
   return n;
 }
 
@@ -50,7 +51,8 @@ export function listFromEnv(name) {
   if (raw === undefined || raw.trim() === '') return undefined;
   return raw.split(',').map((part) => {
     const n = Number(part.trim());
-    if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid ${name} ${JSON.stringify(raw)}: expected positive integers separated by commas`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`Invalid ${name} ${JSON.stringify(raw)}: expected positive integers separated by commas`);
     return n;
   });
 }

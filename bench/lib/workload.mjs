@@ -17,7 +17,8 @@ export const COUNTER_INC = 3;
  * labelSets(2); // [{ method: 'GET', endpoint: '/api/e0', status: '200' }, { method: 'POST', ... }]
  */
 export function labelSets(size) {
-  if (!Number.isInteger(size) || size < 1) throw new Error(`Invalid series count ${JSON.stringify(size)}: expected an integer >= 1`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new Error(`Invalid series count ${JSON.stringify(size)}: expected an integer >= 1`);
   const out = new Array(size);
   const perEndpoint = METHODS.length * STATUSES.length;
   for (let i = 0; i < size; i++) {

@@ -32,13 +32,19 @@ function documentedJob(option: 'authorization' | 'basic_auth'): Job {
     (m) => parse(m[1] as string) as { scrape_configs: Job[] },
   );
   const jobs = blocks.flatMap((b) => b.scrape_configs).filter((j) => option in j);
-  if (jobs.length !== 1) throw new Error(`docs/monitoring.md should show one scrape job with ${option}, found ${jobs.length}`);
+  if (jobs.length !== 1)
+    throw new Error(`docs/monitoring.md should show one scrape job with ${option}, found ${jobs.length}`);
   return jobs[0] as Job;
 }
 
 /** The documented secret file paths, pointed at files in Prometheus's work dir. */
-function withFile<T extends Record<string, unknown>>(option: T, key: 'credentials_file' | 'password_file', file: string): T {
-  if (typeof option[key] !== 'string') throw new Error(`the documented option has no ${key}: ${JSON.stringify(option)}`);
+function withFile<T extends Record<string, unknown>>(
+  option: T,
+  key: 'credentials_file' | 'password_file',
+  file: string,
+): T {
+  if (typeof option[key] !== 'string')
+    throw new Error(`the documented option has no ${key}: ${JSON.stringify(option)}`);
   return { ...option, [key]: file };
 }
 
@@ -55,7 +61,10 @@ describe.skipIf(!prometheus)('authentication of the metrics endpoint, scraped by
     await writeFile(join(secrets, 'token'), `${TOKEN}\n`, { mode: 0o600 });
     const started = await Promise.allSettled([
       startDemoBackend({ workers: 1, env: { PROMETHEUS_METRICS_AUTH_TOKEN_FILE: join(secrets, 'token') } }),
-      startDemoBackend({ workers: 1, env: { PROMETHEUS_METRICS_BASIC_AUTH_USER: USER, PROMETHEUS_METRICS_BASIC_AUTH_PASSWORD: PASSWORD } }),
+      startDemoBackend({
+        workers: 1,
+        env: { PROMETHEUS_METRICS_BASIC_AUTH_USER: USER, PROMETHEUS_METRICS_BASIC_AUTH_PASSWORD: PASSWORD },
+      }),
     ]);
     if (started[0].status === 'fulfilled') bearer = started[0].value;
     if (started[1].status === 'fulfilled') basic = started[1].value;
@@ -66,12 +75,22 @@ describe.skipIf(!prometheus)('authentication of the metrics endpoint, scraped by
     ]);
 
     // The repository's job with the documented authorization, then the same job's variants for the other cases.
-    const doc = parse(testPrometheusConfig({ targets: [bearer.target], rules: false }).config) as { scrape_configs: Job[] };
+    const doc = parse(testPrometheusConfig({ targets: [bearer.target], rules: false }).config) as {
+      scrape_configs: Job[];
+    };
     const base = doc.scrape_configs[0] as Job;
     const documentedBearer = documentedJob('authorization');
     const documentedBasic = documentedJob('basic_auth');
-    const authorization = withFile(documentedBearer.authorization as Record<string, unknown>, 'credentials_file', 'kci-metrics-token');
-    const basicAuth = withFile(documentedBasic.basic_auth as Record<string, unknown>, 'password_file', 'kci-metrics-password');
+    const authorization = withFile(
+      documentedBearer.authorization as Record<string, unknown>,
+      'credentials_file',
+      'kci-metrics-token',
+    );
+    const basicAuth = withFile(
+      documentedBasic.basic_auth as Record<string, unknown>,
+      'password_file',
+      'kci-metrics-password',
+    );
     const variant = (name: string, target: string, auth: Record<string, unknown>): Job => {
       const { authorization: _a, basic_auth: _b, ...rest } = base;
       return { ...rest, job_name: name, static_configs: [{ targets: [target] }], ...auth };
@@ -103,7 +122,10 @@ describe.skipIf(!prometheus)('authentication of the metrics endpoint, scraped by
         const up = await prom.instant('up');
         if (up.length !== 6) return undefined;
         return Object.fromEntries(
-          active.map((t) => [t.labels.job, { up: up.find((s) => s.labels.job === t.labels.job)?.value ?? -1, lastError: t.lastError }]),
+          active.map((t) => [
+            t.labels.job,
+            { up: up.find((s) => s.labels.job === t.labels.job)?.value ?? -1, lastError: t.lastError },
+          ]),
         );
       },
       { what: 'every target scraped once' },

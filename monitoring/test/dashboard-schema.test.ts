@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDashboard } from './support/dashboard.js';
-import { readRepoFile, REPO_ROOT } from './support/repo.js';
+import { REPO_ROOT, readRepoFile } from './support/repo.js';
 
 const require = createRequire(import.meta.url);
 const SCHEMA = dirname(require.resolve('@grafana/schema/package.json'));

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  allPanels,
-  dashboardQueries,
-  loadDashboard,
-  type Panel,
-  substituteVariables,
-} from './support/dashboard.js';
+import { allPanels, dashboardQueries, loadDashboard, type Panel, substituteVariables } from './support/dashboard.js';
 
 const dashboard = loadDashboard();
 const panels = allPanels(dashboard);
@@ -54,7 +48,9 @@ describe('datasource', () => {
 describe("the seed's panels", () => {
   it('Average Response Time by Endpoint divides the rate of the sum by the rate of the count, per route', () => {
     const [expr] = exprs(byTitle('Average Response Time by Endpoint'));
-    expect(expr).toMatch(/^sum by \(method, route\) \(rate\(http_request_duration_seconds_sum\{.*\}\[\$__rate_interval\]\)\) \/ sum by \(method, route\) \(rate\(http_request_duration_seconds_count\{/);
+    expect(expr).toMatch(
+      /^sum by \(method, route\) \(rate\(http_request_duration_seconds_sum\{.*\}\[\$__rate_interval\]\)\) \/ sum by \(method, route\) \(rate\(http_request_duration_seconds_count\{/,
+    );
   });
 
   it('Total Calls by Endpoint counts requests per method and route', () => {
@@ -82,7 +78,9 @@ describe("the seed's panels", () => {
       matcher: { options: string };
       properties: Array<{ id: string; value: unknown }>;
     }>;
-    const units = Object.fromEntries(overrides.map((o) => [o.matcher.options, o.properties.find((p) => p.id === 'unit')?.value]));
+    const units = Object.fromEntries(
+      overrides.map((o) => [o.matcher.options, o.properties.find((p) => p.id === 'unit')?.value]),
+    );
     expect(units).toEqual({ 'Total Calls': 'short', 'Average Response Time': 's', 'Total Time': 's' });
   });
 });
@@ -94,7 +92,11 @@ describe('what an on-call engineer needs next to them', () => {
     ['p99 latency by Endpoint', 0.99],
   ])('%s is a quantile of the route histogram', (title, q) => {
     expect(exprs(byTitle(title))).toEqual([
-      expect.stringMatching(new RegExp(`^histogram_quantile\\(${q}, sum by \\(le, method, route\\) \\(rate\\(http_request_duration_seconds_bucket\\{`)),
+      expect.stringMatching(
+        new RegExp(
+          `^histogram_quantile\\(${q}, sum by \\(le, method, route\\) \\(rate\\(http_request_duration_seconds_bucket\\{`,
+        ),
+      ),
     ]);
   });
 
@@ -120,7 +122,9 @@ describe('what an on-call engineer needs next to them', () => {
 
 describe('queries', () => {
   it('per-endpoint panels leave out requests that matched no route', () => {
-    const perEndpoint = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ p, t }))).filter(({ t }) => /by \([^)]*\broute\b/.test(t.expr));
+    const perEndpoint = queryPanels
+      .flatMap((p) => (p.targets ?? []).map((t) => ({ p, t })))
+      .filter(({ t }) => /by \([^)]*\broute\b/.test(t.expr));
     // The seed's three panels, three percentiles, error ratio and request rate, at least.
     expect(new Set(perEndpoint.map(({ p }) => p.title)).size).toBeGreaterThanOrEqual(8);
     for (const { p, t } of perEndpoint) {

@@ -40,7 +40,13 @@ describe('docs/monitoring.md', () => {
   it('documents every variable the metrics, the aggregator and the demo backend read', () => {
     // The seed's three and the flush interval at least; the list grows with the code.
     expect(variables).toEqual(
-      expect.arrayContaining(['PROMETHEUS_METRICS_ENABLED', 'PROMETHEUS_METRICS_PORT', 'PROMETHEUS_MULTIPROC_DIR', 'PROMETHEUS_METRICS_HOST', 'PROMETHEUS_METRICS_FLUSH_INTERVAL_MS']),
+      expect.arrayContaining([
+        'PROMETHEUS_METRICS_ENABLED',
+        'PROMETHEUS_METRICS_PORT',
+        'PROMETHEUS_MULTIPROC_DIR',
+        'PROMETHEUS_METRICS_HOST',
+        'PROMETHEUS_METRICS_FLUSH_INTERVAL_MS',
+      ]),
     );
     const missing = variables.filter((v) => !doc.includes(`\`${v}\``));
     expect(missing).toEqual([]);
@@ -65,16 +71,22 @@ describe('docs/monitoring.md', () => {
   it('names every alert and the seed panels', () => {
     for (const rule of alertRules()) expect(doc).toContain(`\`${rule.alert}\``);
     const titles = loadDashboard().panels.map((p) => p.title);
-    for (const title of ['Average Response Time by Endpoint', 'Total Calls by Endpoint', 'Endpoint Performance Summary']) {
+    for (const title of [
+      'Average Response Time by Endpoint',
+      'Total Calls by Endpoint',
+      'Endpoint Performance Summary',
+    ]) {
       expect(titles).toContain(title);
       expect(doc).toContain(`**${title}**`);
     }
   });
 
   it('refers only to repository files that exist', () => {
-    const paths = [...doc.matchAll(/`((?:monitoring|apps|packages|docs)\/[\w./-]+|docker-compose[\w.]*\.yml|\.env\.backend\.example)`/g)].map(
-      (m) => m[1] as string,
-    );
+    const paths = [
+      ...doc.matchAll(
+        /`((?:monitoring|apps|packages|docs)\/[\w./-]+|docker-compose[\w.]*\.yml|\.env\.backend\.example)`/g,
+      ),
+    ].map((m) => m[1] as string);
     expect(paths.length).toBeGreaterThan(10);
     // dist/ is built, not committed.
     for (const path of paths.filter((p) => !p.includes('/dist/'))) expect(existsSync(repoPath(path)), path).toBe(true);

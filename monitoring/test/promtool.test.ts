@@ -90,15 +90,23 @@ describe.skipIf(!promtool)('monitoring files pass promtool', () => {
 });
 
 describe('alerts.test.yml covers every alert', () => {
-  const tests = (parse(readRepoFile('monitoring/alerts.test.yml')) as {
-    tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
-  }).tests.flatMap((t) => t.alert_rule_test ?? []);
+  const tests = (
+    parse(readRepoFile('monitoring/alerts.test.yml')) as {
+      tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
+    }
+  ).tests.flatMap((t) => t.alert_rule_test ?? []);
 
   for (const rule of alertRules()) {
     it(`${rule.alert} is tested firing and not firing`, () => {
       const cases = tests.filter((t) => t.alertname === rule.alert);
-      expect(cases.some((c) => (c.exp_alerts ?? []).length > 0), 'a case where it fires').toBe(true);
-      expect(cases.some((c) => (c.exp_alerts ?? []).length === 0), 'a case where it stays silent').toBe(true);
+      expect(
+        cases.some((c) => (c.exp_alerts ?? []).length > 0),
+        'a case where it fires',
+      ).toBe(true);
+      expect(
+        cases.some((c) => (c.exp_alerts ?? []).length === 0),
+        'a case where it stays silent',
+      ).toBe(true);
     });
   }
 });

@@ -61,7 +61,13 @@ function testConfig(target: string, receiverUrl: string): string {
   return stringify(doc);
 }
 
-const get = (path: string, route: string, count: number, status = 200): PlannedRequests => ({ method: 'GET', path, route, status, count });
+const get = (path: string, route: string, count: number, status = 200): PlannedRequests => ({
+  method: 'GET',
+  path,
+  route,
+  status,
+  count,
+});
 const PLAN: PlannedRequests[] = [
   get('/api/tree/', '/api/tree/', 7),
   get('/api/issue/i1/tests', '/api/issue/:issueId/tests', 3),
@@ -96,7 +102,9 @@ describe('remote-write.example.yml agrees with the rest of monitoring/', () => {
   it('keeps every metric the dashboard and the alert rules use', () => {
     const keep = example().remote_write[0]?.write_relabel_configs?.find((r) => r.action === 'keep');
     const regex = new RegExp(`^(?:${keep?.regex})$`); // Prometheus anchors relabel regexes
-    expect(metricsUsed()).toEqual(expect.arrayContaining(['http_request_duration_seconds_count', 'up', 'kci_metrics_store_writers']));
+    expect(metricsUsed()).toEqual(
+      expect.arrayContaining(['http_request_duration_seconds_count', 'up', 'kci_metrics_store_writers']),
+    );
     expect(metricsUsed().filter((name) => !regex.test(name))).toEqual([]);
   });
 
@@ -104,7 +112,10 @@ describe('remote-write.example.yml agrees with the rest of monitoring/', () => {
     const shipped = parse(readRepoFile('monitoring/prometheus.yml')) as ExampleConfig;
     const doc = example();
     const job = (c: ExampleConfig) => c.scrape_configs.find((j) => j.job_name === 'kci-metrics');
-    expect(job(doc)).toMatchObject({ metrics_path: job(shipped)?.metrics_path, scrape_interval: job(shipped)?.scrape_interval });
+    expect(job(doc)).toMatchObject({
+      metrics_path: job(shipped)?.metrics_path,
+      scrape_interval: job(shipped)?.scrape_interval,
+    });
     expect(doc.rule_files).toEqual(shipped.rule_files);
     expect(doc.global.external_labels).toMatchObject(shipped.global.external_labels);
   });
@@ -126,12 +137,18 @@ describe.skipIf(!prometheus)('remote_write from a Prometheus running the example
     const started = await Promise.allSettled([
       startDemoBackend({ workers: 2 }),
       // The receiver scrapes nothing: everything it has came through remote_write.
-      startPrometheus({ config: 'global:\n  scrape_interval: 15s\nscrape_configs: []\n', args: ['--web.enable-remote-write-receiver'] }),
+      startPrometheus({
+        config: 'global:\n  scrape_interval: 15s\nscrape_configs: []\n',
+        args: ['--web.enable-remote-write-receiver'],
+      }),
     ]);
     if (started[0].status === 'fulfilled') backend = started[0].value;
     if (started[1].status === 'fulfilled') receiver = started[1].value;
     for (const s of started) if (s.status === 'rejected') throw s.reason;
-    sender = await startPrometheus({ config: testConfig(backend.target, receiver.url), files: { 'alerts.yml': readRepoFile('monitoring/alerts.yml') } });
+    sender = await startPrometheus({
+      config: testConfig(backend.target, receiver.url),
+      files: { 'alerts.yml': readRepoFile('monitoring/alerts.yml') },
+    });
     await sender.waitForTargets(1);
     await sendPlanned(backend.apiUrl, PLAN);
     await waitUntil(

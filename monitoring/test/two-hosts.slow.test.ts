@@ -17,7 +17,13 @@ import { waitUntil } from './support/wait.js';
 const prometheus = binaryOrSkip('prometheus');
 
 const UNMATCHED = '<unmatched>';
-const get = (path: string, route: string, count: number, status = 200): PlannedRequests => ({ method: 'GET', path, route, status, count });
+const get = (path: string, route: string, count: number, status = 200): PlannedRequests => ({
+  method: 'GET',
+  path,
+  route,
+  status,
+  count,
+});
 
 const HOST_A: PlannedRequests[] = [
   get('/api/tree/', '/api/tree/', 5),
@@ -29,7 +35,13 @@ const HOST_A: PlannedRequests[] = [
 const HOST_B: PlannedRequests[] = [
   get('/api/tree/', '/api/tree/', 4),
   get('/api/build/b2', '/api/build/:buildId', 2),
-  { method: 'POST', path: '/api/hardware/imx8mp-evk/boots', route: '/api/hardware/:hardwareId/boots', status: 200, count: 3 },
+  {
+    method: 'POST',
+    path: '/api/hardware/imx8mp-evk/boots',
+    route: '/api/hardware/:hardwareId/boots',
+    status: 200,
+    count: 3,
+  },
   get('/.env', UNMATCHED, 1, 404),
 ];
 const CALLS_A = expectedCalls(HOST_A);
@@ -58,7 +70,10 @@ describe.skipIf(!prometheus)('two hosts scraped through file-based service disco
     if (failed) throw (failed as PromiseRejectedResult).reason;
 
     // The hosts join as a fleet grows: through the target file, with no restart or reload of Prometheus.
-    await prom.writeFile('targets.json', fileSdTargets([{ targets: hosts.map((h) => h.target), labels: { env: 'test' } }]));
+    await prom.writeFile(
+      'targets.json',
+      fileSdTargets([{ targets: hosts.map((h) => h.target), labels: { env: 'test' } }]),
+    );
     await prom.waitForTargets(2);
     await Promise.all([sendPlanned(hostA().apiUrl, HOST_A), sendPlanned(hostB().apiUrl, HOST_B)]);
     await waitUntil(
@@ -78,7 +93,9 @@ describe.skipIf(!prometheus)('two hosts scraped through file-based service disco
   });
 
   it('each host keeps its own counts (its own store)', async () => {
-    const perHost = await prom.instant('sum by (instance, method, route) (http_request_duration_seconds_count{route!="<unmatched>"})');
+    const perHost = await prom.instant(
+      'sum by (instance, method, route) (http_request_duration_seconds_count{route!="<unmatched>"})',
+    );
     for (const [host, calls] of [
       [hostA(), CALLS_A],
       [hostB(), CALLS_B],
@@ -93,12 +110,16 @@ describe.skipIf(!prometheus)('two hosts scraped through file-based service disco
     expect(await panelByEndpoint(prom, 'Endpoint Performance Summary', 'A')).toEqual(CALLS);
 
     // Total Time is the sum of the hosts' times, Average Response Time the mean over both.
-    const timePerHost = await prom.instant('sum by (instance, method, route) (http_request_duration_seconds_sum{route!="<unmatched>"})');
+    const timePerHost = await prom.instant(
+      'sum by (instance, method, route) (http_request_duration_seconds_sum{route!="<unmatched>"})',
+    );
     const total = await panelByEndpoint(prom, 'Endpoint Performance Summary', 'C');
     const average = await panelByEndpoint(prom, 'Endpoint Performance Summary', 'B');
     expect(Object.keys(total).sort()).toEqual(Object.keys(CALLS).sort());
     for (const [endpoint, n] of Object.entries(CALLS)) {
-      const sum = timePerHost.filter((s) => `${s.labels.method} ${s.labels.route}` === endpoint).reduce((a, s) => a + s.value, 0);
+      const sum = timePerHost
+        .filter((s) => `${s.labels.method} ${s.labels.route}` === endpoint)
+        .reduce((a, s) => a + s.value, 0);
       expect(total[endpoint], endpoint).toBeCloseTo(sum, 9);
       expect(average[endpoint], endpoint).toBeCloseTo(sum / n, 9);
     }
@@ -128,7 +149,9 @@ describe.skipIf(!prometheus)('two hosts scraped through file-based service disco
     expect(await panelValue(prom, 'Live workers')).toBe(3);
     expect(await panelValue(prom, 'Requests in flight')).toBe(0);
     const writers = await prom.instant(panelExpr('Metrics writers by state', 'A'));
-    const live = Object.fromEntries(writers.filter((s) => s.labels.state === 'live').map((s) => [s.labels.instance, s.value]));
+    const live = Object.fromEntries(
+      writers.filter((s) => s.labels.state === 'live').map((s) => [s.labels.instance, s.value]),
+    );
     expect(live).toEqual({ [hostA().target]: 2, [hostB().target]: 1 });
     // The Job and Host variables (label_values queries) offer the one job and both hosts.
     const variable = async (name: string, label: string) => {

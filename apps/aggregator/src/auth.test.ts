@@ -26,7 +26,10 @@ describe('parseAuthConfig', () => {
   it('reads a bearer token inline or from a file, trimming the trailing newline', () => {
     expect(parseAuthConfig({ PROMETHEUS_METRICS_AUTH_TOKEN: 's3cret' })).toEqual({ kind: 'bearer', token: 's3cret' });
     const path = file('token', 'from-file\n');
-    expect(parseAuthConfig({ PROMETHEUS_METRICS_AUTH_TOKEN_FILE: path })).toEqual({ kind: 'bearer', token: 'from-file' });
+    expect(parseAuthConfig({ PROMETHEUS_METRICS_AUTH_TOKEN_FILE: path })).toEqual({
+      kind: 'bearer',
+      token: 'from-file',
+    });
   });
 
   it('reads basic auth with the password inline or from a file', () => {
@@ -35,14 +38,19 @@ describe('parseAuthConfig', () => {
     ).toEqual({ kind: 'basic', user: 'prom', password: 'p:w d' });
     const path = file('password', '  hunter2\r\n');
     expect(
-      parseAuthConfig({ PROMETHEUS_METRICS_BASIC_AUTH_USER: 'prom', PROMETHEUS_METRICS_BASIC_AUTH_PASSWORD_FILE: path }),
+      parseAuthConfig({
+        PROMETHEUS_METRICS_BASIC_AUTH_USER: 'prom',
+        PROMETHEUS_METRICS_BASIC_AUTH_PASSWORD_FILE: path,
+      }),
     ).toEqual({ kind: 'basic', user: 'prom', password: 'hunter2' });
   });
 
   it('refuses a token together with basic auth, naming both variables but not the secret', () => {
     const attempt = () =>
       parseAuthConfig({ PROMETHEUS_METRICS_AUTH_TOKEN: 'tok-123', PROMETHEUS_METRICS_BASIC_AUTH_USER: 'prom' });
-    expect(attempt).toThrow(/^Invalid PROMETHEUS_METRICS_AUTH_TOKEN "\[redacted, 7 characters\]".*PROMETHEUS_METRICS_BASIC_AUTH_USER is set/);
+    expect(attempt).toThrow(
+      /^Invalid PROMETHEUS_METRICS_AUTH_TOKEN "\[redacted, 7 characters\]".*PROMETHEUS_METRICS_BASIC_AUTH_USER is set/,
+    );
     expect(attempt).not.toThrow(/tok-123/);
   });
 
@@ -61,7 +69,9 @@ describe('parseAuthConfig', () => {
     const empty = file('empty', ' \n');
     expect(() =>
       parseAuthConfig({ PROMETHEUS_METRICS_BASIC_AUTH_USER: 'u', PROMETHEUS_METRICS_BASIC_AUTH_PASSWORD_FILE: empty }),
-    ).toThrow(`Invalid PROMETHEUS_METRICS_BASIC_AUTH_PASSWORD_FILE "${empty}": expected a file holding the secret, but the file is empty`);
+    ).toThrow(
+      `Invalid PROMETHEUS_METRICS_BASIC_AUTH_PASSWORD_FILE "${empty}": expected a file holding the secret, but the file is empty`,
+    );
     expect(() => parseAuthConfig({ PROMETHEUS_METRICS_AUTH_TOKEN_FILE: dir })).toThrow(/\(EISDIR\)/);
     if (process.getuid?.() !== 0) {
       const locked = file('locked', 'x');

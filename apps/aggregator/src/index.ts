@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 
 export type { AuthConfig } from './auth.js';
+export { parseAuthConfig } from './auth.js';
 export type { AggregatorConfig } from './config.js';
 export { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, loadAggregatorConfig } from './config.js';
-export { parseAuthConfig } from './auth.js';
 export type { AggregatorServerOptions, AggregatorTimeouts } from './server.js';
 export { createAggregatorServer } from './server.js';
 export type { RunningAggregator, StartAggregatorOptions } from './start.js';

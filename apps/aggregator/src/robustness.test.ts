@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreFixture } from './test-support/store.js';
 import { get, type RunningServer, raw, startServer } from './test-support/http.js';
+import { StoreFixture } from './test-support/store.js';
 
 // Issue #6 "Bad input": malformed HTTP to the aggregator gets a short answer, never a crash or a stack trace.
 let running: RunningServer;
@@ -74,10 +74,14 @@ describe('slow and oversized clients', () => {
 
   it('answers without reading a request body, and closes the connection', async () => {
     // The client announces 100 MB and sends a few bytes: the answer must not wait for (or buffer) the rest.
-    const post = await raw(running.port, ['POST /metrics/ HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\nabc']);
+    const post = await raw(running.port, [
+      'POST /metrics/ HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\nabc',
+    ]);
     expect(statusLine(post)).toBe('HTTP/1.1 405 Method Not Allowed');
     expect(post).toContain('Connection: close');
-    const withBody = await raw(running.port, ['GET /metrics/ HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\nabc']);
+    const withBody = await raw(running.port, [
+      'GET /metrics/ HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\nabc',
+    ]);
     expect(statusLine(withBody)).toBe('HTTP/1.1 200 OK');
     expect(withBody).toContain('jobs_total{queue=');
   });
@@ -88,9 +92,13 @@ describe('connection floods', () => {
     const small = await startServer({ store: fixture.reader, maxConnections: 3 });
     try {
       const idle = await Promise.all(
-        Array.from({ length: 3 }, () => new Promise<Socket>((resolve) => {
-          const socket = connect(small.port, '127.0.0.1', () => resolve(socket));
-        })),
+        Array.from(
+          { length: 3 },
+          () =>
+            new Promise<Socket>((resolve) => {
+              const socket = connect(small.port, '127.0.0.1', () => resolve(socket));
+            }),
+        ),
       );
       // The fourth is closed at once, without an answer.
       expect(await raw(small.port, ['GET /metrics/ HTTP/1.1\r\nHost: x\r\n\r\n'])).toBe('');

@@ -1,6 +1,10 @@
 import { gunzipSync } from 'node:zlib';
-import { StoreError } from '@kci-metrics/sqlite-store';
-import { type MetricsStore, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '@kci-metrics/sqlite-store';
+import {
+  type MetricsStore,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  StoreError,
+} from '@kci-metrics/sqlite-store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, type RunningServer, startServer } from './test-support/http.js';
 import { openMetricsProblems } from './test-support/openmetrics.js';

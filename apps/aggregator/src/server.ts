@@ -79,7 +79,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, scraper: Scrape
     res.shouldKeepAlive = false;
   }
   // Exact match on the raw path: no decoding, no normalisation, so `/metrics/../x` and `%2e%2e` are just 404s.
-  if (!METRICS_PATHS.has(requestPath(req.url))) return plain(req, res, 404, 'not found: metrics are served at /metrics/');
+  if (!METRICS_PATHS.has(requestPath(req.url)))
+    return plain(req, res, 404, 'not found: metrics are served at /metrics/');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return plain(req, res, 405, 'method not allowed: use GET or HEAD');
@@ -96,7 +97,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, scraper: Scrape
   const body = gzip ? await exposition.gzip() : exposition.body;
   if (res.destroyed) return;
   res.statusCode = 200;
-  res.setHeader('Content-Type', exposition.format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
+  res.setHeader(
+    'Content-Type',
+    exposition.format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+  );
   res.setHeader('Vary', 'Accept, Accept-Encoding');
   res.setHeader('Cache-Control', 'no-store');
   if (gzip) res.setHeader('Content-Encoding', 'gzip');
@@ -131,8 +135,7 @@ function plain(req: IncomingMessage, res: ServerResponse, status: number, messag
  * trusted, and nothing is echoed back.
  */
 function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  const status =
-    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (error.code !== 'ECONNRESET' && socket.writable && (inFlight === undefined || !inFlight.headersSent)) {
     const body = `${STATUS_CODES[status] ?? 'Bad Request'}\n`;

@@ -1,6 +1,7 @@
 // Moved from packages/core/src/config.test.ts (the metrics settings now come from their owners).
-import { describe, expect, it } from 'vitest';
+
 import { ConfigError } from '@kci-metrics/sqlite-store';
+import { describe, expect, it } from 'vitest';
 import { loadMetricsConfig } from './metrics-config.js';
 
 describe('loadMetricsConfig', () => {

@@ -1,6 +1,7 @@
 /** The primary's part of the metrics: check the store once before any worker starts, then run the aggregator. */
-import { openStore } from '@kci-metrics/sqlite-store';
+
 import { AGGREGATOR_MAIN, parseAuthConfig } from '@kci-metrics/aggregator';
+import { openStore } from '@kci-metrics/sqlite-store';
 import { type AggregatorProcess, superviseAggregator } from './aggregator-process.js';
 import { StartupError } from './errors.js';
 import type { MetricsConfig } from './metrics-config.js';

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { AggregatorProcess } from './aggregator-process.js';
 import { RestartBackoff } from './backoff.js';
 import { type BackendConfig, readBackendConfig } from './config.js';
-import { loadMetricsConfig, type MetricsConfig } from './metrics-config.js';
 import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN, WORKER_CONFIG_ENV } from './messages.js';
+import { loadMetricsConfig, type MetricsConfig } from './metrics-config.js';
 
 /** What the primary reports once every worker accepts connections. */
 export interface ReadyInfo {

@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import type { RequestHandler } from 'express';
 import type { Middleware } from 'koa';
 import type { BackendConfig } from './config.js';
-import type { MetricsConfig } from './metrics-config.js';
 import { isMessage, LISTENING, type ListeningMessage, SHUTDOWN, WORKER_CONFIG_ENV } from './messages.js';
+import type { MetricsConfig } from './metrics-config.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 async function handler(config: BackendConfig, metrics: WorkerMetrics | undefined): Promise<RequestListener> {

@@ -59,7 +59,8 @@ export interface DemoBackend {
  * }
  */
 export async function startDemoBackend(options: DemoBackendOptions = {}): Promise<DemoBackend> {
-  if (!existsSync(BACKEND_MAIN)) throw new Error(`${BACKEND_MAIN} is missing: build first (pnpm turbo run build --filter=backend...)`);
+  if (!existsSync(BACKEND_MAIN))
+    throw new Error(`${BACKEND_MAIN} is missing: build first (pnpm turbo run build --filter=backend...)`);
   const workers = options.workers ?? 2;
   const home = await mkdtemp(join(tmpdir(), 'kci-backend-'));
   const storeDir = join(home, 'store'); // created by the backend itself, owner-only
@@ -90,10 +91,22 @@ export async function startDemoBackend(options: DemoBackendOptions = {}): Promis
         const ready = /workers listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1];
         return ready && out.includes('aggregator listening on') ? Number(ready) : undefined;
       },
-      { what: `${workers} backend workers and the aggregator to listen`, timeoutMs: options.startTimeoutMs ?? 30_000, intervalMs: 50 },
+      {
+        what: `${workers} backend workers and the aggregator to listen`,
+        timeoutMs: options.startTimeoutMs ?? 30_000,
+        intervalMs: 50,
+      },
     );
     const target = `127.0.0.1:${metricsPort}`;
-    return { apiUrl: `http://127.0.0.1:${port}`, target, metricsUrl: `http://${target}/metrics/`, storeDir, workers, output: () => out, stop };
+    return {
+      apiUrl: `http://127.0.0.1:${port}`,
+      target,
+      metricsUrl: `http://${target}/metrics/`,
+      storeDir,
+      workers,
+      output: () => out,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}\n--- backend output ---\n${out}`);
@@ -117,4 +130,3 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
-

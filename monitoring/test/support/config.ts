@@ -77,6 +77,8 @@ export function testPrometheusConfig(options: TestConfigOptions): TestConfig {
  * @example
  * await prom.writeFile('targets.json', fileSdTargets([{ targets: ['127.0.0.1:9101'], labels: { host: 'a' } }]));
  */
-export function fileSdTargets(groups: ReadonlyArray<{ targets: readonly string[]; labels?: Record<string, string> }>): string {
+export function fileSdTargets(
+  groups: ReadonlyArray<{ targets: readonly string[]; labels?: Record<string, string> }>,
+): string {
   return `${JSON.stringify(groups, null, 2)}\n`;
 }

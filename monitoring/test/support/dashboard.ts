@@ -81,7 +81,11 @@ export function dashboardQueries(dashboard: Dashboard): DashboardQuery[] {
   const queries: DashboardQuery[] = [];
   for (const panel of allPanels(dashboard)) {
     for (const t of panel.targets ?? []) {
-      queries.push({ source: `panel "${panel.title}" ${t.refId}`, expr: t.expr, instant: t.instant === true && t.range !== true });
+      queries.push({
+        source: `panel "${panel.title}" ${t.refId}`,
+        expr: t.expr,
+        instant: t.instant === true && t.range !== true,
+      });
     }
   }
   for (const a of dashboard.annotations.list) {

@@ -51,7 +51,11 @@ export async function panelByEndpoint(
 }
 
 /** A single-value panel (stat): its one sample's value, or undefined when the query returns nothing. */
-export async function panelValue(prom: RunningPrometheus, title: string, values: Record<string, string> = {}): Promise<number | undefined> {
+export async function panelValue(
+  prom: RunningPrometheus,
+  title: string,
+  values: Record<string, string> = {},
+): Promise<number | undefined> {
   const samples = await prom.instant(panelExpr(title, 'A', values));
   if (samples.length > 1) throw new Error(`Panel "${title}" returned ${samples.length} samples, expected one`);
   return samples[0]?.value;

@@ -167,7 +167,9 @@ function makeHandle(url: string, dir: string, logs: () => string, stop: () => Pr
         async () => {
           const active = await targets();
           if (active.length === count && active.every((t) => t.health === 'up')) return active;
-          throw new Error(JSON.stringify(active.map((t) => ({ url: t.scrapeUrl, health: t.health, error: t.lastError }))));
+          throw new Error(
+            JSON.stringify(active.map((t) => ({ url: t.scrapeUrl, health: t.health, error: t.lastError }))),
+          );
         },
         { what: `${count} scrape targets up`, timeoutMs, intervalMs: 200 },
       );

@@ -16,7 +16,10 @@ export interface PromtoolResult {
  * const { code, output } = await runPromtool(['check', 'metrics'], { input: await (await fetch(url)).text() });
  * expect(code, output).toBe(0);
  */
-export function runPromtool(args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<PromtoolResult> {
+export function runPromtool(
+  args: readonly string[],
+  options: { cwd?: string; input?: string } = {},
+): Promise<PromtoolResult> {
   const binary = findBinary('promtool');
   if (!binary) throw new Error('promtool is not installed (Debian package "prometheus")');
   return new Promise((resolve) => {

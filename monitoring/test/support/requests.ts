@@ -54,7 +54,10 @@ export function expectedCalls(plan: readonly PlannedRequests[], withUnmatched = 
 
 /** The plan split in two: one request of each line first (to create every series), then the rest. */
 export function splitFirst(plan: readonly PlannedRequests[]): [PlannedRequests[], PlannedRequests[]] {
-  return [plan.map((p) => ({ ...p, count: Math.min(1, p.count) })), plan.map((p) => ({ ...p, count: Math.max(0, p.count - 1) }))];
+  return [
+    plan.map((p) => ({ ...p, count: Math.min(1, p.count) })),
+    plan.map((p) => ({ ...p, count: Math.max(0, p.count - 1) })),
+  ];
 }
 
 /** Add up several plans' expected calls (several hosts). */

@@ -101,7 +101,13 @@ describe('fastObserver', () => {
 
   it('is registered like any histogram: the registry renders what was observed', async () => {
     const registry = new Registry();
-    const h = new Histogram({ name: 'r_seconds', help: 'r', labelNames: ['route'], buckets: [1], registers: [registry] });
+    const h = new Histogram({
+      name: 'r_seconds',
+      help: 'r',
+      labelNames: ['route'],
+      buckets: [1],
+      registers: [registry],
+    });
     const observe = fastObserver(h);
     observe({ route: '/x' }, 0.5);
     observe({ route: '/x' }, 2);

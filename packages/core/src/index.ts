@@ -9,7 +9,7 @@ export {
 } from './http-metrics.js';
 export { CLIENT_CLOSED_REQUEST, normalizeMethod, OTHER_METHOD, statusLabel, UNMATCHED_ROUTE } from './labels.js';
 export type { ExcludePaths, HttpRecorderOptions, LabelSource } from './options.js';
-export { createHttpRecorder } from './recorder.js';
-export { onResponseDone } from './response.js';
-export type { ResponseOutcome, ResponseWatchOptions } from './response.js';
 export type { HttpAdapter, HttpRecorder, RequestOutcome, RequestTimer } from './recorder.js';
+export { createHttpRecorder } from './recorder.js';
+export type { ResponseOutcome, ResponseWatchOptions } from './response.js';
+export { onResponseDone } from './response.js';

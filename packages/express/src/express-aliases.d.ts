@@ -11,6 +11,7 @@ declare module 'express417' {
 /** The standalone router 2.2, before layers kept their paths (rawPath came in 2.3); Express 5's Router API. */
 declare module 'router22' {
   import { Router } from 'express';
+
   const router: typeof Router;
   export default router;
 }

@@ -1,2 +1,2 @@
-export { expressMetrics } from './express-metrics.js';
 export type { ExpressMetricsMiddleware, ExpressMetricsOptions } from './express-metrics.js';
+export { expressMetrics } from './express-metrics.js';

@@ -1,5 +1,6 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { Request } from 'express';
+import { appOf, baseOf } from './mount-site.js';
 import {
   type Layer,
   MOUNT_ONCE,
@@ -11,7 +12,6 @@ import {
   UNWRAP,
   UPGRADE,
 } from './router-internals.js';
-import { appOf, baseOf } from './mount-site.js';
 
 /**
  * Express 5's router (2.3+) publishes every handler invocation on this channel with the path pattern the

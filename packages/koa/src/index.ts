@@ -1,2 +1,2 @@
-export { koaMetrics } from './koa-metrics.js';
 export type { KoaMetricsMiddleware, KoaMetricsOptions } from './koa-metrics.js';
+export { koaMetrics } from './koa-metrics.js';

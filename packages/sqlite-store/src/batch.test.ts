@@ -17,7 +17,13 @@ describe('series rows that disappear under a live writer', () => {
     const { dir } = tempDir();
     const registry = new Registry();
     const requests = new Counter({ name: 'gone_total', help: 'h', labelNames: ['k'], registers: [registry] });
-    const duration = new Histogram({ name: 'gone_seconds', help: 'h', labelNames: ['k'], buckets: [1], registers: [registry] });
+    const duration = new Histogram({
+      name: 'gone_seconds',
+      help: 'h',
+      labelNames: ['k'],
+      buckets: [1],
+      registers: [registry],
+    });
     for (let k = 0; k < K; k++) {
       requests.inc({ k }, 5);
       duration.observe({ k }, 0.5);
@@ -34,7 +40,9 @@ describe('series rows that disappear under a live writer', () => {
     const reader = openStore({ dir, logger: quiet });
     const before = parseExposition(await reader.metrics());
     const kept = (name: string) =>
-      new Set(Array.from({ length: K }, (_, k) => String(k)).filter((k) => sampleValue(before, name, { k }) !== undefined));
+      new Set(
+        Array.from({ length: K }, (_, k) => String(k)).filter((k) => sampleValue(before, name, { k }) !== undefined),
+      );
     const keptCounters = kept('gone_total');
     const keptHistograms = kept('gone_seconds_count');
     expect(keptCounters.size).toBeLessThan(K);

@@ -1,7 +1,7 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { attachFromEnv, openStore } from './index.js';
-import { captureLogger, type Child, killAll, removeTempDirs, startWorker, tempDir } from './test-support/children.js';
+import { type Child, captureLogger, killAll, removeTempDirs, startWorker, tempDir } from './test-support/children.js';
 import { parseExposition, samplesOf } from './test-support/exposition.js';
 import { havePromtool, openMetricsProblems, promtoolProblems } from './test-support/validate.js';
 

@@ -16,8 +16,8 @@
  * starts from zero), read by `health()`.
  */
 import type Database from 'better-sqlite3';
-import { ConfigError } from './errors.js';
 import type { MetricDef } from './describe.js';
+import { ConfigError } from './errors.js';
 import type { Statements } from './statements.js';
 
 /** OpenTelemetry's SDK default cardinality limit per metric stream. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.js';
 import { killAll, killHard, removeTempDirs, startWorker, tempDir } from './test-support/children.js';
-import { parseExposition, sampleValue, samplesOf } from './test-support/exposition.js';
+import { parseExposition, samplesOf, sampleValue } from './test-support/exposition.js';
 import { havePromtool, promtoolProblems } from './test-support/validate.js';
 
 afterEach(killAll);

@@ -84,7 +84,9 @@ describe('several processes writing the same series at once', () => {
       // Route k sees LOAD_VALUES[i % 6] for i = k, k + SPREAD, ...: SPREAD is a multiple of 6, so always one value.
       const value = LOAD_VALUES[k % LOAD_VALUES.length] as number;
       expect(sampleValue(exp, 'load_duration_seconds_sum', { route }), route).toBe(value * perRoute);
-      expect(sampleValue(exp, 'load_duration_seconds_bucket', { route, le: '0.25' }), route).toBe(value <= 0.25 ? perRoute : 0);
+      expect(sampleValue(exp, 'load_duration_seconds_bucket', { route, le: '0.25' }), route).toBe(
+        value <= 0.25 ? perRoute : 0,
+      );
     }
     expect(sampleValue(exp, 'load_requests_total', { route: '/a' })).toBe(W * N);
     reader.close();

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.js';
 import { killAll, removeTempDirs, startWorker, tempDir } from './test-support/children.js';
-import { parseExposition, sampleValue, samplesOf } from './test-support/exposition.js';
+import { parseExposition, samplesOf, sampleValue } from './test-support/exposition.js';
 import { havePromtool, openMetricsProblems, promtoolProblems } from './test-support/validate.js';
 
 afterEach(killAll);

@@ -2,9 +2,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
-import { StoreError, type StoreErrorCode } from './errors.js';
 import { errorText, prepareFile } from './dir.js';
 import { type DriverLoadError, driverLoadError, nodeTooOld } from './driver.js';
+import { StoreError, type StoreErrorCode } from './errors.js';
 import { openDatabase } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
 

@@ -1,7 +1,6 @@
-import { ConfigError, StoreError } from './index.js';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openStore, type StoreOptions } from './index.js';
+import { ConfigError, openStore, StoreError, type StoreOptions } from './index.js';
 import { removeTempDirs, tempDir } from './test-support/children.js';
 
 afterAll(removeTempDirs);
@@ -32,7 +31,10 @@ describe('invalid options', () => {
     [{ flushIntervalMs: 1.5 }, 'Invalid option flushIntervalMs 1.5'],
     [{ dir: '' }, 'Invalid option dir "": expected a directory path'],
     [{ dir: 42 }, 'Invalid option dir 42'],
-    [{ flushInterval: 100 }, 'Invalid option "flushInterval": expected one of dir, flushIntervalMs, fresh, logger, maxSeries'],
+    [
+      { flushInterval: 100 },
+      'Invalid option "flushInterval": expected one of dir, flushIntervalMs, fresh, logger, maxSeries',
+    ],
     [{ maxSeries: 0 }, 'Invalid option maxSeries 0: expected an integer 1-10000000'],
     [{ maxSeries: '50' }, 'Invalid option maxSeries "50": expected an integer 1-10000000'],
     [{ fresh: 'yes' }, 'Invalid option fresh "yes": expected true or false'],

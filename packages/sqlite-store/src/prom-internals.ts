@@ -13,8 +13,8 @@
  * prom-client degrades to values written one read later, never to flushes that fail or store nothing.
  */
 import { createRequire } from 'node:module';
-import * as promClient from 'prom-client';
 import type { Registry } from 'prom-client';
+import * as promClient from 'prom-client';
 
 /** The parts of a prom-client metric object the store reads. */
 export interface PromMetric {

@@ -1,6 +1,6 @@
-import { ConfigError } from './errors.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
 import { type ExtraFamily, type MetricsStore, openStore, type StoreHealth } from './index.js';
 import { removeTempDirs, tempDir } from './test-support/children.js';
 import { parseExposition, sampleValue } from './test-support/exposition.js';

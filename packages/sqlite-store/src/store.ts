@@ -11,9 +11,9 @@ import { currentIdentity } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
 import { render, type Snapshot } from './render.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
+import { clearDatabase } from './schema.js';
 import { healthOf, readSnapshot } from './snapshot.js';
 import type { Statements } from './statements.js';
-import { clearDatabase } from './schema.js';
 import type { MetricsOptions, MetricsStore, Scrape, ScrapeOptions, StoreHealth, StoreOptions } from './types.js';
 import { type FlushNotice, Writer } from './writer.js';
 

@@ -1,12 +1,13 @@
 import type { Registry } from 'prom-client';
-import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
-import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
 import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
+import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
+import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
 import { encodeLabels } from './labels.js';
+import { KINDS } from './merge.js';
 import {
-  checkPromClient,
   checkedEntries,
+  checkPromClient,
   defaultLabelsOf,
   entryCount,
   entryKey,
@@ -20,7 +21,6 @@ import {
   promClientVersion,
   publicEntries,
 } from './prom-internals.js';
-import { KINDS } from './merge.js';
 import type { Statements } from './statements.js';
 import { VectorScratch } from './vectors.js';
 

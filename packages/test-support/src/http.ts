@@ -3,7 +3,7 @@
  * the two adapters, so they must be driven and read the same way).
  */
 import { once } from 'node:events';
-import { createServer, request, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -11,7 +11,9 @@ import type { AddressInfo } from 'node:net';
  * by the Koa and Express adapters' tests, needs no prom-client of its own).
  */
 export interface Registry {
-  getMetricsAsJSON(): Promise<{ name: string; values: { labels: Partial<Record<string, string | number>>; value: number }[] }[]>;
+  getMetricsAsJSON(): Promise<
+    { name: string; values: { labels: Partial<Record<string, string | number>>; value: number }[] }[]
+  >;
 }
 
 /** A real HTTP server on an ephemeral loopback port. */

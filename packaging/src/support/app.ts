@@ -31,14 +31,17 @@ function readmes(): string[] {
  * follow it. A README that shows only pnpm is followed by an npm user with the same names after
  * `npm install`, without pnpm's flags and pnpm's follow-up commands.
  */
-export function readmeInstall(client: Client): { words: string[]; then: string[][] } {
+export function readmeInstall(client: Client): { words: string[]; afterwards: string[][] } {
   const steps = readmes().flatMap((file) => {
     const own = installSteps(file, client);
     if (client === 'pnpm' || own.length > 0) return own;
-    return installSteps(file, 'pnpm').map((s) => ({ install: s.install.filter((w) => !w.startsWith('-')), then: [] }));
+    return installSteps(file, 'pnpm').map((s) => ({
+      install: s.install.filter((w) => !w.startsWith('-')),
+      afterwards: [],
+    }));
   });
-  const then = new Map(steps.flatMap((s) => s.then).map((args) => [args.join(' '), args]));
-  return { words: [...new Set(steps.flatMap((s) => s.install))], then: [...then.values()] };
+  const afterwards = new Map(steps.flatMap((s) => s.afterwards).map((args) => [args.join(' '), args]));
+  return { words: [...new Set(steps.flatMap((s) => s.install))], afterwards: [...afterwards.values()] };
 }
 
 /** A registry name (with or without a version range) becomes its tarball's path. */
@@ -73,7 +76,7 @@ export async function installApp(
   }
   const opts = { cwd: dir, timeoutMs: 1_200_000 };
   const invoke = (args: string[]) => (client === 'npm' ? run('npm', args, opts) : run('npx', [...PNPM, ...args], opts));
-  const commands = [[client === 'npm' ? 'install' : 'add', ...words], ...readme.then];
+  const commands = [[client === 'npm' ? 'install' : 'add', ...words], ...readme.afterwards];
   const line = commands.map((args) => `${client} ${args.join(' ')}`).join(' && ');
   try {
     try {
@@ -81,9 +84,9 @@ export async function installApp(
     } catch (error) {
       // pnpm 10+ exits with ERR_PNPM_IGNORED_BUILDS when a dependency's build was not allowed yet; the
       // READMEs' next command (approve-builds) is the answer to exactly that.
-      if (!(readme.then.length > 0 && /ERR_PNPM_IGNORED_BUILDS/.test((error as Error).message))) throw error;
+      if (!(readme.afterwards.length > 0 && /ERR_PNPM_IGNORED_BUILDS/.test((error as Error).message))) throw error;
     }
-    for (const args of readme.then) await invoke(args);
+    for (const args of readme.afterwards) await invoke(args);
     return { dir, client, command: line };
   } catch (error) {
     return { dir, client, command: line, error: (error as Error).message };

@@ -41,7 +41,7 @@ export function snippet(file: string, needle: string, heading?: string): string 
 export interface InstallStep {
   install: string[];
   /** Later lines of the same block for the same client, e.g. `pnpm approve-builds better-sqlite3`, as words. */
-  then: string[][];
+  afterwards: string[][];
 }
 
 /**
@@ -62,10 +62,10 @@ export function installSteps(file: string, client: 'npm' | 'pnpm'): InstallStep[
       const args = command.exec(line)?.[1]?.split(/\s+/);
       if (!args) continue;
       if (/^(add|install|i)$/.test(args[0] ?? '') && args.length > 1 && (client === 'pnpm') === (args[0] === 'add')) {
-        step = { install: args.slice(1), then: [] };
+        step = { install: args.slice(1), afterwards: [] };
         steps.push(step);
       } else if (step) {
-        step.then.push(args);
+        step.afterwards.push(args);
       }
     }
   }

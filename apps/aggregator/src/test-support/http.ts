@@ -1,4 +1,4 @@
-import { type IncomingHttpHeaders, request as httpRequest, type Server } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { type AggregatorServerOptions, createAggregatorServer } from '../server.js';

@@ -54,7 +54,8 @@ export function openMetricsProblems(text: string): string[] {
         if (!/^(counter|gauge|histogram|gaugehistogram|summary|info|stateset|unknown)$/.test(rest)) {
           problems.push(`${where}: unknown type`);
         }
-        if (rest === 'counter' && metric.endsWith('_total')) problems.push(`${where}: counter family named with _total`);
+        if (rest === 'counter' && metric.endsWith('_total'))
+          problems.push(`${where}: counter family named with _total`);
       }
       if (kind === 'UNIT' && !metric.endsWith(`_${rest}`)) problems.push(`${where}: name does not end with its unit`);
       return;
@@ -79,7 +80,8 @@ export function openMetricsProblems(text: string): string[] {
       info: ['_info'],
     };
     const allowed = (suffixes[family.type] ?? ['']).map((suffix) => family?.name + suffix);
-    if (!allowed.includes(metric)) problems.push(`${where}: sample ${metric} does not belong to ${family.type} ${family.name}`);
+    if (!allowed.includes(metric))
+      problems.push(`${where}: sample ${metric} does not belong to ${family.type} ${family.name}`);
   });
   return [...problems, ...pythonOpenMetricsProblems(text)];
 }

@@ -32,10 +32,17 @@ export class StoreFixture {
   readonly reader: MetricsStore;
 
   constructor() {
-    this.jobs = new Counter({ name: 'jobs_total', help: 'Jobs done.', labelNames: ['queue'], registers: [this.registry] });
+    this.jobs = new Counter({
+      name: 'jobs_total',
+      help: 'Jobs done.',
+      labelNames: ['queue'],
+      registers: [this.registry],
+    });
     this.jobs.labels('a "quoted"\nqueue').inc(3);
     new Gauge({ name: 'queue_depth', help: 'Items waiting.', registers: [this.registry] }).set(7);
-    new Histogram({ name: 'job_seconds', help: 'Job time.', buckets: [0.1, 1], registers: [this.registry] }).observe(0.5);
+    new Histogram({ name: 'job_seconds', help: 'Job time.', buckets: [0.1, 1], registers: [this.registry] }).observe(
+      0.5,
+    );
     // A long interval: the tests flush explicitly, and the writer never looks stalled.
     this.writer = openStore({ dir: this.dir, flushIntervalMs: 3_600_000, logger: silent });
     this.writer.attach(this.registry);
@@ -66,7 +73,9 @@ export class StoreFixture {
 
   /** Run the writer fixture as a separate worker process; resolves once it has flushed. */
   async spawnWriter(spec: WriterSpec) {
-    const child = spawn(process.execPath, [WRITER, this.dir, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WRITER, this.dir, JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     let out = '';
     let err = '';
@@ -78,7 +87,9 @@ export class StoreFixture {
         out += chunk.toString();
         if (out.includes('ready')) resolve();
       });
-      void exited.then((code) => (out.includes('ready') ? resolve() : reject(new Error(`writer exited ${code}: ${err}`))));
+      void exited.then((code) =>
+        out.includes('ready') ? resolve() : reject(new Error(`writer exited ${code}: ${err}`)),
+      );
     });
     return { child, exited };
   }

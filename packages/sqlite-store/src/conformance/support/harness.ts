@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { openStore } from '../../index.js';
-import { type Exposition, parseExposition } from '../../test-support/exposition.js';
 import { type Child, startFixture } from '../../test-support/children.js';
+import { type Exposition, parseExposition } from '../../test-support/exposition.js';
 import { havePromtool, openMetricsProblems, promtoolProblems } from '../../test-support/validate.js';
 
 /**

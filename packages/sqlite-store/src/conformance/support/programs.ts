@@ -1,5 +1,5 @@
-import { MULTIPROCESS_MODES } from '../../modes.js';
 import fc from 'fast-check';
+import { MULTIPROCESS_MODES } from '../../modes.js';
 import type { Op } from './harness.js';
 
 /**
