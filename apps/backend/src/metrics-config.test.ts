@@ -12,6 +12,7 @@ describe('loadMetricsConfig', () => {
       host: '0.0.0.0',
       multiprocDir: '/tmp/prometheus_multiproc_dir',
       flushIntervalMs: 1000,
+      maxSeries: 2000,
       freshStart: false,
     });
   });
@@ -31,6 +32,7 @@ describe('loadMetricsConfig', () => {
       host: '127.0.0.1',
       multiprocDir: '/var/run/metrics',
       flushIntervalMs: 250,
+      maxSeries: 2000,
       freshStart: true,
     });
   });
