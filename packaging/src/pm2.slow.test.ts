@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -93,6 +94,26 @@ async function waitForInstances(name: string, n: number, without?: number): Prom
   }
 }
 
+/**
+ * Until the app port accepts a TCP connection: PM2 marks cluster instances online when they start, before
+ * they listen. A bare connect sends no HTTP request, so nothing is recorded.
+ */
+async function waitForListening(port: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on the app port ${port}`);
+    await sleep(100);
+  }
+}
+
 async function send(n: number, path = (i: number) => `/api/tree/${(sent + i).toString(16)}/full`): Promise<void> {
   await sendRequests([appPort], n, path);
   sent += n;
@@ -139,6 +160,7 @@ beforeAll(async () => {
   await writeFile(file, `module.exports = ${JSON.stringify(patched, null, 2)};\n`);
   await pm2('start', file);
   await waitForInstances(appName, INSTANCES);
+  await waitForListening(appPort);
   const deadline = Date.now() + 30_000;
   while ((await mergedCount(0)) < 0) {
     if (Date.now() > deadline)
