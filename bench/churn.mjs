@@ -13,7 +13,7 @@
  * Internally the same file is the writer: `node bench/churn.mjs --writer <dir> exit|wait <index>`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,10 +54,11 @@ async function writer(dir, after, index) {
   // Writers starting together contend for the write lock: a flush gives up after 50 ms and is retried.
   for (let attempt = 1; !store.flush(); attempt++) if (attempt === 50) process.exit(3);
   jobs.inc();
-  process.stdout.write('flushed\n', () => {
-    if (after === 'exit') process.exit(0);
-    else setInterval(() => {}, 60_000);
-  });
+  writeSync(1, 'flushed\n');
+  if (after === 'exit') process.exit(0);
+  // Blocked until the SIGKILL: a timer flush (the first comes at a random point of the interval) would
+  // write the increment the kill is meant to lose.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
 async function main() {
