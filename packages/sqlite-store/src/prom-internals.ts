@@ -41,6 +41,18 @@ export interface PromEntry {
   sum?: number;
   count?: number;
   bucketValues?: Record<string, number>;
+  /** A counter's exemplar (`enableExemplars: true`). */
+  exemplar?: PromExemplar;
+  /** A histogram's exemplar per bucket, keyed like `bucketValues`, `-1` for +Inf (`enableExemplars: true`). */
+  bucketExemplars?: Record<string, PromExemplar | null | undefined>;
+}
+
+/** An exemplar as prom-client 15 keeps it (one object per slot, updated in place by each inc/observe). */
+export interface PromExemplar {
+  labelSet: unknown;
+  value: number;
+  /** Seconds since the epoch (`Date.now() / 1000`). */
+  timestamp: number;
 }
 
 /** What prom-client's public `metric.get()` returns. */
@@ -138,9 +150,38 @@ function checkShapes(lib: PromClientLike): string | undefined {
   const gauge = new lib.Gauge({ name: 'kci_scratch_g', help: 'x', registers }) as { set(v: number): void } & PromMetric;
   gauge.set(4);
   if (internalEntries(gauge)?.['']?.value !== 4) return 'gauge entries are not { value }';
+  const problem = checkExemplarShapes(lib, registers);
+  if (problem) return problem;
   const registry = new lib.Registry();
   registry.setDefaultLabels({ k: 'v' });
   if (defaultLabelsOf(registry)?.k !== 'v') return 'registry._defaultLabels does not hold the default labels';
+  return undefined;
+}
+
+/** Exemplars (issue 16 §1): where a counter and a histogram made with `enableExemplars: true` keep them. */
+function checkExemplarShapes(lib: PromClientLike, registers: unknown[]): string | undefined {
+  const exemplarLabels = { trace_id: 'kci' };
+  const counter = new lib.Counter({ name: 'kci_scratch_ce', help: 'x', enableExemplars: true, registers }) as {
+    inc(o: object): void;
+  } & PromMetric;
+  counter.inc({ value: 2, exemplarLabels });
+  const c = internalEntries(counter)?.['']?.exemplar;
+  if (c?.labelSet !== exemplarLabels || c.value !== 2 || typeof c.timestamp !== 'number') {
+    return 'counter entries do not keep their exemplar as { labelSet, value, timestamp }';
+  }
+  const histogram = new lib.Histogram({
+    name: 'kci_scratch_he',
+    help: 'x',
+    buckets: [1],
+    enableExemplars: true,
+    registers,
+  }) as { observe(o: object): void } & PromMetric;
+  histogram.observe({ value: 0.5, exemplarLabels });
+  histogram.observe({ value: 5, exemplarLabels });
+  const h = internalEntries(histogram)?.['']?.bucketExemplars;
+  if (h?.['1']?.value !== 0.5 || h['-1']?.value !== 5) {
+    return 'histogram entries do not keep their exemplars in bucketExemplars by bound (-1 for +Inf)';
+  }
   return undefined;
 }
 

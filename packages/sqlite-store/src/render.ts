@@ -1,4 +1,5 @@
 import type { WriterView } from './gc.js';
+import { type ExemplarRow, exemplarsBySeries } from './exemplars.js';
 import { escapeHelp, formatNumber } from './labels.js';
 import { counts, type GaugeMode, type GaugeRow, gaugeMode, type MetricType, processLabel } from './merge.js';
 import { blobView, isVectorBlob, valueAt } from './vector-codec.js';
@@ -11,6 +12,8 @@ export interface Snapshot {
   series: unknown[][];
   /** series_id, writer_id, value, updated_at */
   gauges: unknown[][];
+  /** series_id, slot, labels, value, ts (OpenMetrics scrapes only) */
+  exemplars?: unknown[][];
   writers: WriterView[];
 }
 
@@ -37,6 +40,7 @@ export function render(snap: Snapshot, openMetrics: boolean, extra: () => string
   }
   const writers = new Map<number, WriterView>();
   for (const w of snap.writers) writers.set(w.row.id, w);
+  const exemplars = openMetrics ? exemplarsBySeries((snap.exemplars ?? []) as ExemplarRow[]) : NO_EXEMPLARS;
 
   let out = '';
   for (const m of snap.metrics) {
@@ -51,9 +55,9 @@ export function render(snap: Snapshot, openMetrics: boolean, extra: () => string
     ];
     const rows = byMetric.get(id) ?? [];
     let body = '';
-    if (type === 'counter') body = renderCounter(name, rows, openMetrics);
+    if (type === 'counter') body = renderCounter(name, rows, openMetrics, exemplars);
     else if (type === 'histogram')
-      body = renderHistogram(name, rows, JSON.parse(bucketsJson ?? '[]') as number[], openMetrics);
+      body = renderHistogram(name, rows, JSON.parse(bucketsJson ?? '[]') as number[], openMetrics, exemplars);
     else if (type === 'summary') body = renderSummary(name, rows, openMetrics);
     else body = renderGauge(name, rows, gaugeMode(mode), gaugeValues, writers);
     if (!body && type === 'gauge') continue; // no process reports it (any more)
@@ -65,11 +69,14 @@ export function render(snap: Snapshot, openMetrics: boolean, extra: () => string
 }
 
 const braces = (labels: string) => (labels ? `{${labels}}` : '');
+/** Exemplars by series id, then slot, each as the suffix of its sample line (exemplars.ts). */
+type Exemplars = Map<number, string[]>;
+const NO_EXEMPLARS: Exemplars = new Map();
 
-function renderCounter(name: string, rows: SeriesRow[], openMetrics: boolean): string {
+function renderCounter(name: string, rows: SeriesRow[], openMetrics: boolean, exemplars: Exemplars): string {
   const sample = openMetrics && !name.endsWith('_total') ? `${name}_total` : name;
   let out = '';
-  for (const r of rows) out += `${sample}${braces(r[2])} ${formatNumber(r[3])}\n`;
+  for (const r of rows) out += `${sample}${braces(r[2])} ${formatNumber(r[3])}${exemplars.get(r[1])?.[0] ?? ''}\n`;
   return out;
 }
 
@@ -81,7 +88,13 @@ function renderCounter(name: string, rows: SeriesRow[], openMetrics: boolean): s
  */
 const counterLike = (v: number) => v >= 0;
 
-function renderHistogram(name: string, rows: SeriesRow[], bounds: number[], openMetrics: boolean): string {
+function renderHistogram(
+  name: string,
+  rows: SeriesRow[],
+  bounds: number[],
+  openMetrics: boolean,
+  exemplars: Exemplars,
+): string {
   const le = bounds.map((b) => `le="${formatNumber(b)}"`);
   const n = bounds.length;
   const negativeBounds = openMetrics && bounds.some((b) => b < 0);
@@ -92,13 +105,14 @@ function renderHistogram(name: string, rows: SeriesRow[], bounds: number[], open
     const v = blobView(data);
     const labels = r[2];
     const prefix = labels ? `${name}_bucket{${labels},` : `${name}_bucket{`;
+    const ex = exemplars.get(r[1]);
     let acc = 0;
     for (let i = 0; i < n; i++) {
       acc += valueAt(v, i);
-      out += `${prefix}${le[i]}} ${formatNumber(acc)}\n`;
+      out += `${prefix}${le[i]}} ${formatNumber(acc)}${ex?.[i] ?? ''}\n`;
     }
     const count = valueAt(v, n + 1);
-    out += `${prefix}le="+Inf"} ${formatNumber(count)}\n`;
+    out += `${prefix}le="+Inf"} ${formatNumber(count)}${ex?.[n] ?? ''}\n`;
     const sum = valueAt(v, n);
     if (openMetrics && (negativeBounds || !counterLike(sum))) continue;
     out += `${name}_sum${braces(labels)} ${formatNumber(sum)}\n`;

@@ -11,6 +11,9 @@ import Database from 'better-sqlite3';
  * - `writers` holds one row per running process (identity, heartbeat), removed when it is folded.
  * - `metrics` holds each metric's definition; `writer_metrics` who declared it; `conflicts` definitions
  *   that disagree between processes.
+ * - `exemplars` holds the most recent exemplar of any process per counter series and histogram bucket
+ *   (exemplars.ts). Added after version 1 without changing it: a database made before gets the table when
+ *   it is next opened, and an older store version that opens a database with it ignores it.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -70,6 +73,17 @@ CREATE TABLE IF NOT EXISTS conflicts (
 ) WITHOUT ROWID;
 `;
 
+const EXEMPLARS_DDL = `
+CREATE TABLE IF NOT EXISTS exemplars (
+  series_id INTEGER NOT NULL,
+  slot INTEGER NOT NULL, -- 0 for a counter; a histogram's bucket index, the bucket count for +Inf
+  labels TEXT NOT NULL, -- as rendered: trace_id="abc"
+  value REAL NOT NULL,
+  ts REAL NOT NULL, -- seconds since the epoch
+  PRIMARY KEY (series_id, slot)
+) WITHOUT ROWID;
+`;
+
 /** Open (creating when needed) the database in WAL mode with an explicit busy timeout. */
 export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
   const db = new Database(path, { timeout: busyTimeoutMs });
@@ -85,10 +99,13 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     if (version === 0) {
       db.transaction(() => {
         db.exec(DDL);
+        db.exec(EXEMPLARS_DDL);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     } else if (version !== SCHEMA_VERSION) {
       throw new Error(`database schema version ${version} is not ${SCHEMA_VERSION}; use a fresh store directory`);
+    } else if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'exemplars'").get()) {
+      db.transaction(() => db.exec(EXEMPLARS_DDL)).immediate();
     }
     return db;
   } catch (err) {
@@ -100,7 +117,16 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
 /** Clear every stored value (a full restart that starts fresh). Definitions and writers go too. */
 export function clearDatabase(db: Database.Database): void {
   db.transaction(() => {
-    for (const table of ['gauges', 'series', 'writer_metrics', 'metrics', 'writers', 'conflicts', 'meta']) {
+    for (const table of [
+      'exemplars',
+      'gauges',
+      'series',
+      'writer_metrics',
+      'metrics',
+      'writers',
+      'conflicts',
+      'meta',
+    ]) {
       db.exec(`DELETE FROM ${table}`);
     }
   }).immediate();

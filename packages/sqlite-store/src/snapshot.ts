@@ -20,13 +20,14 @@ interface HealthRows {
  * Read the rows to render and the store's health in one deferred (read) transaction: WAL readers see one
  * committed state from the first read on, so a writer that flushes meanwhile is in both or in neither
  * (issue 15: `metrics()` and `health()` used to be two reads that could disagree). Without `rows`, only
- * the health is read (a few small tables).
+ * the health is read (a few small tables); with `exemplars`, the exemplars too (OpenMetrics scrapes).
  */
 export function readSnapshot(
   db: Database.Database,
   s: Statements,
   now: number,
   rows: boolean,
+  exemplars = false,
 ): { snapshot: Snapshot | undefined; health: HealthRows } {
   return db
     .transaction(() => {
@@ -48,6 +49,8 @@ export function readSnapshot(
             metrics: s.readMetrics.all() as unknown[][],
             series: s.readSeries.all() as unknown[][],
             gauges: s.readGauges.all() as unknown[][],
+            // Only OpenMetrics has exemplars: a text-format scrape does not read them.
+            exemplars: exemplars ? (s.readExemplars.all() as unknown[][]) : [],
             writers,
           }
         : undefined;

@@ -27,6 +27,7 @@ const SQL = {
   holders: `SELECT w.* FROM writer_metrics wm JOIN writers w ON w.id = wm.writer_id
       WHERE wm.metric_id = ? AND w.id <> ?`,
   declare: 'INSERT OR IGNORE INTO writer_metrics (writer_id, metric_id) VALUES (?, ?)',
+  dropMetricExemplars: 'DELETE FROM exemplars WHERE series_id IN (SELECT id FROM series WHERE metric_id = ?)',
   dropMetricGauges: 'DELETE FROM gauges WHERE series_id IN (SELECT id FROM series WHERE metric_id = ?)',
   dropMetricSeries: 'DELETE FROM series WHERE metric_id = ?',
   dropMetricDeclarations: 'DELETE FROM writer_metrics WHERE metric_id = ?',
@@ -45,6 +46,12 @@ const SQL = {
   setVectors: `UPDATE series SET data = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
   setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+  // The most recent exemplar of any process wins; none is written for a series row that is gone (its id
+  // could be reused by another series).
+  upsertExemplar: `INSERT INTO exemplars (series_id, slot, labels, value, ts)
+      SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM series WHERE id = ?)
+      ON CONFLICT (series_id, slot) DO UPDATE SET labels = excluded.labels, value = excluded.value, ts = excluded.ts
+      WHERE excluded.ts >= exemplars.ts`,
   deleteGauge: 'DELETE FROM gauges WHERE series_id = ? AND writer_id = ?',
   undeclare: 'DELETE FROM writer_metrics WHERE writer_id = ? AND metric_id = ?',
 
@@ -65,6 +72,7 @@ const SQL = {
   readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',
   readSeries: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series',
   readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
+  readExemplars: 'raw:SELECT series_id, slot, labels, value, ts FROM exemplars',
   readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
 } as const;
 

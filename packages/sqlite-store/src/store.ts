@@ -166,7 +166,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       } finally {
         db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
       }
-      return { ...readSnapshot(db, s, now, true), now };
+      return { ...readSnapshot(db, s, now, true, openMetrics), now };
     });
     const health = healthOf(path, rows, now);
     const body = render(snapshot as Snapshot, openMetrics, () => {

@@ -3,6 +3,7 @@ import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
+import { counterExemplars, histogramExemplars, type SeriesExemplars, writeExemplars } from './exemplars.js';
 import { encodeLabels } from './labels.js';
 import { KINDS } from './merge.js';
 import {
@@ -47,6 +48,8 @@ interface SeriesState {
   nan: boolean;
   /** The flush that last saw this series among its metric's entries. */
   seen: number;
+  /** The exemplars last written for it, by slot (only for metrics with `enableExemplars`). */
+  exemplars: SeriesExemplars | undefined;
 }
 
 interface MetricState {
@@ -520,6 +523,9 @@ export class Writer {
           continue;
         }
         const sid = (known ?? admit(ss.labels)) as number;
+        // An exemplar changes only with the value (inc), so an idle series costs nothing more here.
+        const exemplars = entry.exemplar && counterExemplars(entry);
+        if (exemplars) writeExemplars(s, def, sid, exemplars, ss, notices, commits);
         if (delta === 0) commits.push(written(ss, sid, v, entry));
         else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v, entry)), missing);
       } else {
@@ -540,6 +546,8 @@ export class Writer {
         const delta = this.scratch.deltaOf(v, last, carry);
         if (delta === undefined && known !== undefined) continue;
         const sid = (known ?? admit(ss.labels)) as number;
+        const exemplars = entry.bucketExemplars && histogramExemplars(entry, keys);
+        if (exemplars) writeExemplars(s, def, sid, exemplars, ss, notices, commits);
         if (delta === undefined) {
           commits.push(writtenVector(ss, sid, v, entry));
           continue;
@@ -646,6 +654,7 @@ function newSeries(hash: string, labels: string): SeriesState {
     carryVector: undefined,
     nan: false,
     seen: 0,
+    exemplars: undefined,
   };
 }
 
@@ -713,6 +722,7 @@ function resolveMetric(s: Statements, def: MetricDef, wid: number, now: number):
       s.recordConflict.run(def.name, wid, detail, now);
       return `definition conflicts with the one stored by another live process (${detail}); this process's values for it are not stored`;
     }
+    s.dropMetricExemplars.run(row.id);
     s.dropMetricGauges.run(row.id);
     s.dropMetricSeries.run(row.id);
     s.dropMetricDeclarations.run(row.id);

@@ -33,7 +33,7 @@ import {
  *
  * Not ported: validation and API errors that prom-client throws in the application before anything
  * reaches the store (invalid names, label counts, negative counter increments, content types), timers
- * and setToCurrentTime (clock values), exemplars (the store keeps none), getMetricsAsJSON, pushgateway,
+ * and setToCurrentTime (clock values), exemplars (exemplars.test.ts compares them with prom-client's own), getMetricsAsJSON, pushgateway,
  * the sliding-window quantile tests (no quantiles), and clusterTest's listener-count cases (node:cluster
  * is not used by the store).
  */

@@ -9,6 +9,8 @@ export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
+  /** OpenMetrics only: the exemplar after the sample (`# {labels} value timestamp`). */
+  exemplar?: { labels: Record<string, string>; value: number; timestamp: number | undefined };
 }
 
 export interface Family {
@@ -62,7 +64,7 @@ export function parseExposition(text: string, openMetrics = false): Exposition {
       else if (kind === 'TYPE') f.type = rest;
       return;
     }
-    const sample = parseSample(line, where);
+    const sample = parseSample(line, where, openMetrics);
     samples.push(sample);
     (current && belongsTo(sample.name, current) ? current : family(sample.name)).samples.push(sample);
   });
@@ -75,44 +77,64 @@ function belongsTo(sample: string, f: Family): boolean {
   return suffixes.some((s) => sample === f.name + s);
 }
 
-function parseSample(line: string, where: string): Sample {
+function parseSample(line: string, where: string, openMetrics: boolean): Sample {
   const name = NAME.exec(line)?.[0];
   if (!name) throw new Error(`no metric name at ${where}`);
-  let i = name.length;
   const labels: Record<string, string> = {};
-  if (line[i] === '{') {
-    i++;
-    while (line[i] !== '}') {
-      const key = LABEL_NAME.exec(line.slice(i))?.[0];
-      if (!key) throw new Error(`bad label name at column ${i} of ${where}`);
-      i += key.length;
-      if (line.slice(i, i + 2) !== '="') throw new Error(`expected =" at column ${i} of ${where}`);
-      i += 2;
-      let value = '';
-      for (;;) {
-        const c = line[i];
-        if (c === undefined) throw new Error(`unterminated label value in ${where}`);
-        i++;
-        if (c === '"') break;
-        if (c === '\\') {
-          const e = line[i++];
-          if (e === '\\') value += '\\';
-          else if (e === '"') value += '"';
-          else if (e === 'n') value += '\n';
-          else throw new Error(`bad escape \\${e} in ${where}`);
-        } else value += c;
-      }
-      if (key in labels) throw new Error(`duplicate label ${key} in ${where}`);
-      labels[key] = value;
-      if (line[i] === ',') i++;
-      else if (line[i] !== '}') throw new Error(`expected , or } at column ${i} of ${where}`);
-    }
-    i++;
+  const i = line[name.length] === '{' ? parseLabels(line, name.length, labels, where) : name.length;
+  let rest = line.slice(i);
+  let exemplar: Sample['exemplar'];
+  const hash = rest.indexOf(' # ');
+  if (openMetrics && hash >= 0) {
+    // OpenMetrics 1.0 exemplar: ` # {labels} value [timestamp]`, labels at most 128 code points in all.
+    const at = i + hash + 3;
+    if (line[at] !== '{') throw new Error(`exemplar without labels in ${where}`);
+    const exLabels: Record<string, string> = {};
+    const end = parseLabels(line, at, exLabels, where);
+    const size = Object.entries(exLabels).reduce((n, [k, v]) => n + k.length + [...v].length, 0);
+    if (size > 128) throw new Error(`exemplar labels of ${size} characters in ${where}`);
+    const m = /^ (\S+)(?: (\S+))?$/.exec(line.slice(end));
+    if (!m) throw new Error(`bad exemplar value part in ${where}`);
+    const timestamp = m[2] === undefined ? undefined : parseValue(m[2], where);
+    exemplar = { labels: exLabels, value: parseValue(m[1] as string, where), timestamp };
+    rest = rest.slice(0, hash);
   }
-  const rest = line.slice(i);
   const m = /^ (\S+)( -?\d+(\.\d+)?)?$/.exec(rest);
   if (!m) throw new Error(`bad value part ${JSON.stringify(rest)} in ${where}`);
-  return { name, labels, value: parseValue(m[1] as string, where) };
+  const sample: Sample = { name, labels, value: parseValue(m[1] as string, where) };
+  if (exemplar) sample.exemplar = exemplar;
+  return sample;
+}
+
+/** Read the label set that opens at `line[start]` (`{`) into `labels`; returns the index after its `}`. */
+function parseLabels(line: string, start: number, labels: Record<string, string>, where: string): number {
+  let i = start + 1;
+  while (line[i] !== '}') {
+    const key = LABEL_NAME.exec(line.slice(i))?.[0];
+    if (!key) throw new Error(`bad label name at column ${i} of ${where}`);
+    i += key.length;
+    if (line.slice(i, i + 2) !== '="') throw new Error(`expected =" at column ${i} of ${where}`);
+    i += 2;
+    let value = '';
+    for (;;) {
+      const c = line[i];
+      if (c === undefined) throw new Error(`unterminated label value in ${where}`);
+      i++;
+      if (c === '"') break;
+      if (c === '\\') {
+        const e = line[i++];
+        if (e === '\\') value += '\\';
+        else if (e === '"') value += '"';
+        else if (e === 'n') value += '\n';
+        else throw new Error(`bad escape \\${e} in ${where}`);
+      } else value += c;
+    }
+    if (key in labels) throw new Error(`duplicate label ${key} in ${where}`);
+    labels[key] = value;
+    if (line[i] === ',') i++;
+    else if (line[i] !== '}') throw new Error(`expected , or } at column ${i} of ${where}`);
+  }
+  return i + 1;
 }
 
 function parseValue(text: string, where: string): number {

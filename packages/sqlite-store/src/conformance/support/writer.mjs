@@ -35,7 +35,11 @@ const metricOf = (registry, name) => {
 
 /** One operation on a registry: define a metric, call a metric's method, or call a registry method. */
 function apply(registry, op) {
-  if (op.op === 'define') return void new kinds[op.kind]({ ...decode(op.config), registers: [registry] });
+  if (op.op === 'define') {
+    // prom-client accepts a metric with exemplars only on a registry set to OpenMetrics.
+    if (op.config.enableExemplars) registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+    return void new kinds[op.kind]({ ...decode(op.config), registers: [registry] });
+  }
   if (op.op === 'registry') return registry[op.method](...decode(op.args ?? []));
   if (op.op === 'call') {
     const m = metricOf(registry, op.name);
