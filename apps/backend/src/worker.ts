@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     : undefined;
   const app = await handler(config, metrics);
   const state = { draining: false };
+  // Which worker served a request (what a load balancer's "served by" header tells): the demo shows one
+  // merged view of several processes, and its tests tell the processes apart by it.
+  const servedBy = String(process.pid);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('X-Backend-Worker', servedBy);
     if (state.draining) res.setHeader('Connection', 'close'); // keep-alive clients reconnect to a live worker
     app(req, res);
   });
