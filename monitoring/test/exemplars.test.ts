@@ -6,8 +6,9 @@
  * whose trace ids were served by two different worker processes. The dashboard's latency panel asks for
  * them (its query's exemplar toggle).
  */
-import { request } from 'node:http';
+
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoBackend, startDemoBackend } from './support/backend.js';
 import { binaryOrSkip } from './support/binaries.js';

@@ -4,8 +4,9 @@
  * strict reader, promtool and Python's OpenMetrics parser through the conformance harness), and absent from
  * the Prometheus text format.
  */
-import Database from 'better-sqlite3';
+
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { call, define, flush, scrape, startWriter } from './conformance/support/harness.js';
 import { encodeExemplarLabels } from './exemplars.js';

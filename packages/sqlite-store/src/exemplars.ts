@@ -77,7 +77,8 @@ export function writeExemplars(
     const last = written.exemplars?.[slot];
     if (last && last.labelSet === e.labelSet && last.value === e.value && last.timestamp === e.timestamp) continue;
     const now: Written = { labelSet: e.labelSet, value: e.value, timestamp: e.timestamp };
-    (changed ??= []).push([slot, now]);
+    if (!changed) changed = [];
+    changed.push([slot, now]);
     const labels = encodeExemplarLabels(e.labelSet);
     if (typeof labels !== 'string' || !Number.isFinite(e.value) || !Number.isFinite(e.timestamp)) {
       const problem = typeof labels === 'string' ? `exemplar value ${e.value} is not a finite number` : labels.problem;
@@ -93,7 +94,8 @@ export function writeExemplars(
   if (!changed) return;
   const done = changed;
   commits.push(() => {
-    const list = (written.exemplars ??= []);
+    if (!written.exemplars) written.exemplars = [];
+    const list = written.exemplars;
     for (const [slot, w] of done) list[slot] = w;
   });
 }

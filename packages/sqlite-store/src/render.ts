@@ -1,5 +1,5 @@
-import type { WriterView } from './gc.js';
 import { type ExemplarRow, exemplarsBySeries } from './exemplars.js';
+import type { WriterView } from './gc.js';
 import { escapeHelp, formatNumber } from './labels.js';
 import { counts, type GaugeMode, type GaugeRow, gaugeMode, type MetricType, processLabel } from './merge.js';
 import { blobView, isVectorBlob, valueAt } from './vector-codec.js';
