@@ -1,6 +1,7 @@
-import { type Histogram, Registry, type RegistryContentType } from 'prom-client';
+import { Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from './errors.js';
+import { exemplarObserver } from './exemplars.js';
 import { HTTP_DURATION_BUCKETS } from './http-metrics.js';
 import { createHttpRecorder } from './recorder.js';
 
@@ -170,6 +171,43 @@ describe('the exemplars option', () => {
   });
 });
 
+describe('exemplarObserver', () => {
+  it('leaves a histogram as prom-client observe() would, exemplars included, with and without exemplar labels', async () => {
+    const make = (name: string) => {
+      const registry = openMetricsRegistry();
+      const histogram = new Histogram({
+        name,
+        help: 'h',
+        labelNames: ['method', 'route', 'status_code'],
+        buckets: [0.01, 0.1, 1],
+        enableExemplars: true,
+        registers: [registry],
+      });
+      return { registry, histogram: histogram as Histogram<string> };
+    };
+    const reference = make('h_seconds');
+    const tested = make('h_seconds');
+    const observe = exemplarObserver(tested.histogram, (ctx: Req) =>
+      ctx.traceId === undefined ? undefined : { trace_id: ctx.traceId },
+    );
+    let n = 0;
+    for (const route of ['/a', '/b', '/a', '/c', '/a', '/b']) {
+      for (const value of [0.005, 0.05, 0.5, 5, 0.05]) {
+        const labels = { method: 'GET', route, status_code: '200' };
+        const traceId = n++ % 3 === 0 ? `t${n}` : undefined;
+        observe(labels, value, { traceId });
+        if (traceId === undefined) reference.histogram.observe({ labels, value });
+        else reference.histogram.observe({ labels, value, exemplarLabels: { trace_id: traceId } });
+      }
+    }
+    // timestamps aside (Date.now() of each observation), the two expositions are the same
+    const withoutTimes = (text: string) => text.replace(/(# \{[^}]*\} \S+) \S+/g, '$1');
+    const text = withoutTimes(await tested.registry.metrics());
+    expect(text).toBe(withoutTimes(await reference.registry.metrics()));
+    expect(text).toContain('h_seconds_bucket{le="+Inf",method="GET",route="/a",status_code="200"} 15 # {trace_id=');
+  });
+});
+
 describe('without the exemplars option', () => {
   const duration = (registry: Registry) =>
     registry.getSingleMetric('http_request_duration_seconds') as Histogram<string> & { enableExemplars: boolean };
@@ -189,14 +227,19 @@ describe('without the exemplars option', () => {
     }
   });
 
-  it('with the option, every request goes through prom-client with its exemplar labels', async () => {
-    const recorder = createHttpRecorder<Req>({ exemplars: (req) => ({ trace_id: req.traceId ?? 'none' }) });
+  it('with the option, a request with exemplar labels goes through prom-client, one without takes the fast path', async () => {
+    const recorder = createHttpRecorder<Req>({
+      exemplars: (req) => (req.traceId === undefined ? undefined : { trace_id: req.traceId }),
+    });
     const histogram = duration(recorder.registry);
     expect(histogram.enableExemplars).toBe(true);
-    request(recorder, {});
+    request(recorder, {}); // a new series: through prom-client's observe(), then remembered
     const observe = vi.spyOn(histogram, 'observe');
     request(recorder, { traceId: 'abc' });
+    request(recorder, {});
+    request(recorder, {});
     expect(observe).toHaveBeenCalledTimes(1);
     expect(observe.mock.calls[0]?.[0]).toMatchObject({ exemplarLabels: { trace_id: 'abc' } });
+    expect(await count(recorder.registry)).toBe(4);
   });
 });

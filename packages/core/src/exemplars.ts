@@ -1,5 +1,6 @@
 import type { Histogram } from 'prom-client';
 import { formatValue } from './errors.js';
+import { fastObserver } from './fast-observe.js';
 
 /** What the `exemplars` option returns for a request: exemplar labels, or undefined for none. */
 export type ExemplarSource<Ctx> = (ctx: Ctx) => Readonly<Record<string, string>> | undefined;
@@ -34,6 +35,8 @@ export function exemplarObserver<Ctx>(
   source: ExemplarSource<Ctx>,
   warn: (message: string) => void = console.warn,
 ): ExemplarObserve {
+  // A request without exemplar is only counted: the fast path, as with custom labels.
+  const withoutExemplar = fastObserver(histogram, true);
   let reported = false;
   const report = (problem: string) => {
     if (reported) return;
@@ -52,11 +55,8 @@ export function exemplarObserver<Ctx>(
     } catch (error) {
       report(`threw ${error instanceof Error ? `${error.name}: ${error.message}` : formatValue(error)}`);
     }
-    if (exemplarLabels === undefined) {
-      histogram.observe({ labels, value });
-      return;
-    }
-    histogram.observe({ labels, value, exemplarLabels });
+    if (exemplarLabels === undefined) withoutExemplar(labels, value);
+    else histogram.observe({ labels, value, exemplarLabels });
   };
 }
 
