@@ -37,6 +37,7 @@ export function exemplarObserver<Ctx>(
 ): ExemplarObserve {
   // A request without exemplar is only counted: the fast path, as with custom labels.
   const withoutExemplar = fastObserver(histogram, true);
+  const update = updateExemplarOf(histogram);
   let reported = false;
   const report = (problem: string) => {
     if (reported) return;
@@ -56,8 +57,26 @@ export function exemplarObserver<Ctx>(
       report(`threw ${error instanceof Error ? `${error.name}: ${error.message}` : formatValue(error)}`);
     }
     if (exemplarLabels === undefined) withoutExemplar(labels, value);
-    else histogram.observe({ labels, value, exemplarLabels });
+    else if (update === undefined) histogram.observe({ labels, value, exemplarLabels });
+    else {
+      // Counted on the fast path, then prom-client's own updateExemplar(): the second half of its
+      // observeWithExemplar(), without the first half's label validation and look-up again.
+      withoutExemplar(labels, value);
+      update.call(histogram, labels, value, exemplarLabels);
+    }
   };
+}
+
+/**
+ * prom-client 15's `updateExemplar(labels, value, exemplarLabels)` of a histogram with exemplars (what its
+ * observe() runs after counting), or undefined when this prom-client has none: then observe() does both.
+ */
+function updateExemplarOf(histogram: Histogram<string>): ((...args: unknown[]) => void) | undefined {
+  const state = histogram as unknown as { enableExemplars?: unknown; updateExemplar?: unknown };
+  const update = state.updateExemplar;
+  return state.enableExemplars === true && typeof update === 'function' && update.length === 3
+    ? (update as (...args: unknown[]) => void)
+    : undefined;
 }
 
 /**
