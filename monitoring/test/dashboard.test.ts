@@ -100,6 +100,18 @@ describe('what an on-call engineer needs next to them', () => {
     ]);
   });
 
+  it('latency panels query exemplars (the trace ids of the demo), and only range queries of buckets do', () => {
+    for (const title of ['p50 latency by Endpoint', 'p95 latency by Endpoint', 'p99 latency by Endpoint']) {
+      const targets = byTitle(title).targets ?? [];
+      expect(targets.map((t) => [t.exemplar, t.range])).toEqual([[true, true]]);
+    }
+    // Prometheus keeps exemplars of the series a query selects; Grafana shows them on range queries only
+    for (const t of queryPanels.flatMap((p) => p.targets ?? []).filter((t) => t.exemplar)) {
+      expect(t.expr).toContain('http_request_duration_seconds_bucket');
+      expect(t.instant).toBe(false);
+    }
+  });
+
   it('has the 5xx ratio per route, requests in flight, and worker and store health', () => {
     expect(exprs(byTitle('Error ratio (5xx) by Endpoint'))[0]).toContain('status_code=~"5.."');
     expect(exprs(byTitle('Requests in flight by method'))[0]).toContain('http_server_active_requests');

@@ -9,6 +9,7 @@ import type { Middleware } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Framework } from './config.js';
 import type { MetricsConfig } from './metrics-config.js';
+import { traceExemplar } from './traceparent.js';
 
 export interface WorkerMetrics {
   /** The adapter middleware of the chosen framework. */
@@ -30,10 +31,11 @@ const RETRY_MS = 5_000;
  * const app = createKoaApp({ metrics: metrics.middleware as Koa.Middleware });
  */
 export async function setupWorkerMetrics(framework: Framework, config: MetricsConfig): Promise<WorkerMetrics> {
+  // Exemplars: each request's latency observation carries the trace id of its `traceparent` header.
   const middleware =
     framework === 'koa'
-      ? (await import('@kci-metrics/koa')).koaMetrics({ defaultMetrics: true })
-      : (await import('@kci-metrics/express')).expressMetrics({ defaultMetrics: true });
+      ? (await import('@kci-metrics/koa')).koaMetrics({ defaultMetrics: true, exemplars: traceExemplar })
+      : (await import('@kci-metrics/express')).expressMetrics({ defaultMetrics: true, exemplars: traceExemplar });
   const { openStore } = await import('@kci-metrics/sqlite-store');
   const link = new StoreLink(middleware.registry, () =>
     openStore({ dir: config.multiprocDir, flushIntervalMs: config.flushIntervalMs }),

@@ -14,6 +14,8 @@ export interface PanelTarget {
   range?: boolean;
   format?: string;
   legendFormat?: string;
+  /** Grafana's exemplar toggle of a Prometheus query. */
+  exemplar?: boolean;
 }
 
 export interface Panel {

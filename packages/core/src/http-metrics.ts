@@ -21,6 +21,8 @@ export interface HttpMetricsOptions {
   extraLabelNames: readonly string[];
   requestSizes: boolean;
   responseSizes: boolean;
+  /** Define the duration histogram with prom-client's `enableExemplars` (the size histograms never). */
+  exemplars?: boolean;
 }
 
 export interface HttpMetrics {
@@ -46,7 +48,7 @@ const RESPONSE_SIZE_HELP = 'Size of HTTP response bodies actually sent, in bytes
  * (merged across processes as a sum over live processes).
  *
  * A metric of the same name already in the registry is reused only when it is the same definition: the
- * same type, label names and buckets. Otherwise this throws a ConfigError naming the metric and the
+ * same type, label names, buckets and exemplars setting. Otherwise this throws a ConfigError naming the metric and the
  * difference, before defining anything: reused as it was, prom-client would reject every observation
  * with other labels (and silently, since metrics never fail a request), or count them in other buckets.
  *
@@ -58,23 +60,23 @@ const RESPONSE_SIZE_HELP = 'Size of HTTP response bodies actually sent, in bytes
 export function defineHttpMetrics(registry: Registry, options: HttpMetricsOptions): HttpMetrics {
   const labelNames = ['method', 'route', 'status_code', ...options.extraLabelNames];
   const p = options.prefix;
-  type Definition = [name: string, help: string, buckets: readonly number[]];
-  const duration: Definition = [p + HTTP_DURATION_NAME, DURATION_HELP, options.buckets];
+  type Definition = [name: string, help: string, buckets: readonly number[], exemplars: boolean];
+  const duration: Definition = [p + HTTP_DURATION_NAME, DURATION_HELP, options.buckets, options.exemplars === true];
   const requestSize: Definition | undefined = options.requestSizes
-    ? [p + HTTP_REQUEST_SIZE_NAME, REQUEST_SIZE_HELP, HTTP_SIZE_BUCKETS]
+    ? [p + HTTP_REQUEST_SIZE_NAME, REQUEST_SIZE_HELP, HTTP_SIZE_BUCKETS, false]
     : undefined;
   const responseSize: Definition | undefined = options.responseSizes
-    ? [p + HTTP_RESPONSE_SIZE_NAME, RESPONSE_SIZE_HELP, HTTP_SIZE_BUCKETS]
+    ? [p + HTTP_RESPONSE_SIZE_NAME, RESPONSE_SIZE_HELP, HTTP_SIZE_BUCKETS, false]
     : undefined;
   for (const definition of [duration, requestSize, responseSize]) {
-    if (definition) checkExisting(registry, definition[0], 'histogram', labelNames, definition[2]);
+    if (definition) checkExisting(registry, definition[0], 'histogram', labelNames, definition[2], definition[3]);
   }
-  checkExisting(registry, p + HTTP_ACTIVE_NAME, 'gauge', ['method'], undefined);
+  checkExisting(registry, p + HTTP_ACTIVE_NAME, 'gauge', ['method'], undefined, false);
   const active = registry.getSingleMetric(p + HTTP_ACTIVE_NAME);
   if (active !== undefined) inFlightOf(active as Gauge<string>, p + HTTP_ACTIVE_NAME); // defined here, or refused
 
   /** A request histogram: its collect() runs its {@link readHooks}, so it may be batched into. */
-  const histogram = (name: string, help: string, buckets: readonly number[]): Histogram<string> => {
+  const histogram = (name: string, help: string, buckets: readonly number[], exemplars: boolean) => {
     const existing = registry.getSingleMetric(name) as Histogram<string> | undefined;
     if (existing) return existing;
     const hooks = new Set<() => void>();
@@ -87,6 +89,8 @@ export function defineHttpMetrics(registry: Registry, options: HttpMetricsOption
       collect() {
         for (const hook of hooks) hook();
       },
+      // Only when asked: a histogram without exemplars is defined exactly as before they existed.
+      ...(exemplars ? { enableExemplars: true } : {}),
     });
     hooksBeforeRead.set(made, hooks);
     return made;
@@ -105,20 +109,26 @@ interface Defined {
   type?: unknown;
   labelNames?: unknown;
   upperBounds?: unknown;
+  enableExemplars?: unknown;
 }
 
-/** Throw a ConfigError when `name` is in the registry with another type, other label names or other buckets. */
+/**
+ * Throw a ConfigError when `name` is in the registry with another type, other label names, other buckets
+ * or another exemplars setting (prom-client's observe() of a histogram with exemplars takes another
+ * argument shape: every observation of a recorder that does not expect them would throw, silently).
+ */
 function checkExisting(
   registry: Registry,
   name: string,
   type: string,
   labelNames: readonly string[],
   buckets: readonly number[] | undefined,
+  exemplars: boolean,
 ): void {
   const metric = registry.getSingleMetric(name) as Defined | undefined;
   if (metric === undefined) return;
   const hint =
-    'is already in the registry; recorders that share a registry need the same customLabels and buckets, or another prefix';
+    'is already in the registry; recorders that share a registry need the same customLabels, buckets and exemplars, or another prefix';
   if (metric.type !== type) throw new ConfigError(`type of ${name}`, metric.type, `"${type}" (${name} ${hint})`);
   const had = Array.isArray(metric.labelNames) ? (metric.labelNames as string[]) : [];
   if ([...had].sort().join() !== [...labelNames].sort().join()) {
@@ -127,6 +137,11 @@ function checkExisting(
   const bounds = Array.isArray(metric.upperBounds) ? (metric.upperBounds as number[]) : [];
   if (buckets !== undefined && bounds.join() !== buckets.join()) {
     throw new ConfigError(`buckets of ${name}`, buckets, `${JSON.stringify(bounds)} (${name} ${hint})`);
+  }
+  const hadExemplars = metric.enableExemplars === true;
+  if (hadExemplars !== exemplars) {
+    const setting = (on: boolean) => (on ? 'exemplars on' : 'exemplars off');
+    throw new ConfigError(`exemplars of ${name}`, setting(exemplars), `"${setting(hadExemplars)}" (${name} ${hint})`);
   }
 }
 

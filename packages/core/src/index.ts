@@ -1,4 +1,5 @@
 export { ConfigError, formatValue } from './errors.js';
+export type { ExemplarSource } from './exemplars.js';
 export {
   HTTP_ACTIVE_NAME,
   HTTP_DURATION_BUCKETS,

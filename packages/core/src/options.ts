@@ -1,4 +1,6 @@
+import { type OpenMetricsContentType, Registry } from 'prom-client';
 import { ConfigError } from './errors.js';
+import type { ExemplarSource } from './exemplars.js';
 import { HTTP_DURATION_BUCKETS } from './http-metrics.js';
 
 /** A per-request label value: a fixed string, or a function of the framework's request context. */
@@ -10,7 +12,7 @@ export type ExcludePaths = readonly (string | RegExp)[] | ((path: string) => boo
 /** Options every adapter accepts. Invalid options throw a ConfigError naming the option at construction. */
 export interface HttpRecorderOptions<Ctx = unknown> {
   /** Where the metrics live. Default: a fresh prom-client Registry (never the global one). */
-  registry?: import('prom-client').Registry;
+  registry?: Registry | Registry<OpenMetricsContentType>;
   /** Prefix of every metric name, e.g. `myapp_`. Default `''`. */
   prefix?: string;
   /** Buckets of `http_request_duration_seconds`, in seconds, strictly increasing. */
@@ -25,6 +27,16 @@ export interface HttpRecorderOptions<Ctx = unknown> {
   responseSizes?: boolean;
   /** Also collect prom-client's default process metrics on the registry. Default false. */
   defaultMetrics?: boolean;
+  /**
+   * Attach an exemplar to each request's `http_request_duration_seconds` observation: a function of the
+   * request context (the one custom label functions get) returning the exemplar's labels, e.g.
+   * `{ trace_id }`, or undefined for none. Defines the histogram with prom-client's `enableExemplars`;
+   * exemplars are rendered in the OpenMetrics format only, and prom-client keeps them only in a registry of
+   * that content type: the default registry is then made with it, and a `registry` option must have it. Labels that are not a flat object of strings
+   * with valid names, longer than 128 characters in all (OpenMetrics' limit), or a function that throws,
+   * cost the exemplar, never the observation (reported once with console.warn). Default: none, and no cost.
+   */
+  exemplars?: ExemplarSource<Ctx>;
 }
 
 export interface ResolvedOptions<Ctx> {
@@ -37,6 +49,7 @@ export interface ResolvedOptions<Ctx> {
   requestSizes: boolean;
   responseSizes: boolean;
   defaultMetrics: boolean;
+  exemplars: ExemplarSource<Ctx> | undefined;
 }
 
 const KNOWN = new Set([
@@ -48,6 +61,7 @@ const KNOWN = new Set([
   'requestSizes',
   'responseSizes',
   'defaultMetrics',
+  'exemplars',
 ]);
 const RESERVED_LABELS = new Set(['method', 'route', 'status_code', 'le', 'quantile', 'pid']);
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -73,6 +87,7 @@ export function resolveOptions<Ctx>(options: HttpRecorderOptions<Ctx>): Resolved
     requestSizes: resolveFlag('requestSizes', options.requestSizes),
     responseSizes: resolveFlag('responseSizes', options.responseSizes),
     defaultMetrics: resolveFlag('defaultMetrics', options.defaultMetrics),
+    exemplars: resolveExemplars(options.exemplars, options.registry),
   };
 }
 
@@ -80,6 +95,30 @@ function resolveFlag(name: string, value: unknown): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw new ConfigError(`option ${name}`, value, 'true or false');
   return value;
+}
+
+function resolveExemplars<Ctx>(
+  source: unknown,
+  registry: { contentType: string } | undefined,
+): ExemplarSource<Ctx> | undefined {
+  if (source === undefined) return undefined;
+  if (typeof source === 'function') {
+    // prom-client refuses a metric with exemplars on any other registry (a TypeError from its constructor).
+    const type = registry?.contentType;
+    if (registry !== undefined && type !== Registry.OPENMETRICS_CONTENT_TYPE) {
+      throw new ConfigError(
+        'content type of option registry',
+        type,
+        `"${Registry.OPENMETRICS_CONTENT_TYPE}" with option exemplars: new Registry(Registry.OPENMETRICS_CONTENT_TYPE), or no registry option`,
+      );
+    }
+    return source as ExemplarSource<Ctx>;
+  }
+  throw new ConfigError(
+    'option exemplars',
+    source,
+    'a function of the request context returning exemplar labels (e.g. { trace_id }) or undefined',
+  );
 }
 
 function resolveBuckets(buckets: unknown): readonly number[] {

@@ -1,4 +1,5 @@
 import type { Histogram, Registry } from 'prom-client';
+import { type ExemplarSource, exemplarObserver } from './exemplars.js';
 import { fastObserver } from './fast-observe.js';
 import { defineHttpMetrics, type HttpMetrics, type InFlightCounts, inFlightCounter } from './http-metrics.js';
 import { type HttpObserve, httpObserver } from './http-observer.js';
@@ -53,8 +54,9 @@ export class RequestPipeline<Ctx> {
       extraLabelNames: options.customLabels.map(([name]) => name),
       requestSizes: options.requestSizes,
       responseSizes: options.responseSizes,
+      exemplars: options.exemplars !== undefined,
     });
-    this.observers = observersOf(metrics, options.customLabels.length === 0);
+    this.observers = observersOf(metrics, options.customLabels.length === 0, options.exemplars);
   }
 
   /**
@@ -69,7 +71,7 @@ export class RequestPipeline<Ctx> {
 
   /**
    * Where every request ends: out of flight, and observed in the duration histogram and, when enabled,
-   * the size histograms. `ctx` is what custom label functions are given. The sizes are read from the
+   * the size histograms. `ctx` is what custom label and exemplar functions are given. The sizes are read from the
    * request's body counters when it has them, else taken as given (timed by hand). Only the first call counts.
    */
   finish(
@@ -106,7 +108,7 @@ export class RequestPipeline<Ctx> {
       const [name, source] = custom[i] as readonly [string, LabelSource<Ctx>];
       labels[name] = labelValue(source, ctx);
     }
-    labelled.duration(labels, seconds);
+    labelled.duration(labels, seconds, ctx);
     if (labelled.requestSize && isSize(received)) labelled.requestSize(labels, received);
     if (labelled.responseSize && isSize(sent)) labelled.responseSize(labels, sent);
   }
@@ -121,8 +123,8 @@ export class RequestPipeline<Ctx> {
   }
 }
 
-/** Observe one request in a histogram, given its whole labels object. */
-type LabelledObserve = (labels: Record<string, string>, value: number) => void;
+/** Observe one request in a histogram, given its whole labels object (and its context, for exemplars). */
+type LabelledObserve = (labels: Record<string, string>, value: number, ctx?: unknown) => void;
 
 /** The observers of the request histograms (the size histograms are opt-in). */
 interface Histograms<O> {
@@ -141,18 +143,29 @@ interface Observers {
 /**
  * Which observer runs for each request histogram, decided once per recorder, here and nowhere else:
  *
- * - no custom labels (`plain`): a series is (method, route, status_code), observed without a labels
- *   object by {@link httpObserver}, through {@link batched} when the histogram is one of ours;
- * - custom labels: {@link fastObserver}, given the labels object.
+ * - no custom labels and no exemplars (`plain`): a series is (method, route, status_code), observed
+ *   without a labels object by {@link httpObserver}, through {@link batched} when the histogram is one of ours;
+ * - custom labels: {@link fastObserver}, given the labels object;
+ * - exemplars: the duration through {@link exemplarObserver} (prom-client's observe() with the request's
+ *   exemplar labels, every time), the sizes as with custom labels. Without the option nothing of this
+ *   runs: the choice is made here, once, not per request.
  *
  * Each falls back to prom-client's own observe() for what it cannot do (a new series, a value that is not
  * finite, exemplars, a prom-client whose internals differ), so the choice changes the speed, never a result.
  */
-function observersOf(metrics: HttpMetrics, plain: boolean): Observers {
+function observersOf<Ctx>(
+  metrics: HttpMetrics,
+  noCustomLabels: boolean,
+  exemplars: ExemplarSource<Ctx> | undefined,
+): Observers {
+  const plain = noCustomLabels && exemplars === undefined;
+  const labelled: Histograms<LabelledObserve> | undefined = plain ? undefined : histograms(metrics, fastObserver);
+  if (labelled !== undefined && exemplars !== undefined)
+    labelled.duration = exemplarObserver(metrics.duration, exemplars);
   return {
     inFlight: metrics.inFlight,
     plain: plain ? histograms(metrics, (h) => batched(h, httpObserver(h))) : undefined,
-    labelled: plain ? undefined : histograms(metrics, fastObserver),
+    labelled,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
 import { claimExchange, type Exchange, type ExchangeSink, unclaimedExchange, watchExchanges } from './exchange.js';
 import { type HttpRecorderOptions, isMetricsTarget, resolveOptions } from './options.js';
 import { PendingRequest, RequestPipeline } from './pipeline.js';
@@ -75,7 +75,9 @@ export function createHttpRecorder<Ctx = unknown>(
   adapter: HttpAdapter<Ctx> = { route: () => undefined },
 ): HttpRecorder<Ctx> {
   const resolved = resolveOptions(options);
-  const registry = options.registry ?? new Registry();
+  const registry =
+    (options.registry as Registry | undefined) ??
+    (resolved.exemplars === undefined ? new Registry() : openMetricsRegistry());
   const pipeline = new RequestPipeline<Ctx>(registry, resolved); // the HTTP metrics first, then the defaults
   if (resolved.defaultMetrics && !withDefaultMetrics.has(registry)) {
     withDefaultMetrics.add(registry);
@@ -155,6 +157,16 @@ export function createHttpRecorder<Ctx = unknown>(
     },
     track,
   };
+}
+
+/**
+ * A fresh registry of the OpenMetrics content type: prom-client defines a metric with exemplars only on
+ * such a registry (its typings omit the constructor's content type argument, hence setContentType).
+ */
+function openMetricsRegistry(): Registry {
+  const registry = new Registry() as Registry<RegistryContentType>;
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry as unknown as Registry;
 }
 
 function attempt<T>(count: (target: T) => () => number, target: T): (() => number) | undefined {
