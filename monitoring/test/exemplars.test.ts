@@ -111,6 +111,11 @@ describe.skipIf(!prometheus)('exemplars: demo workers, aggregator, real Promethe
         `${(error as Error).message}\n--- backend ---\n${backend.output()}\n--- prometheus ---\n${prom.logs()}`,
       );
     }
+    const exemplars = series.flatMap((s) => s.exemplars);
+    const workers = new Set(exemplars.map((e) => byTrace.get(e.labels.trace_id ?? '')?.pid));
+    console.log(
+      `EXEMPLARS ${JSON.stringify({ requests: served.length, series: series.length, exemplars: exemplars.length, workers: workers.size })}`,
+    );
     for (const s of series) {
       for (const e of s.exemplars) {
         // Every exemplar is one of our requests, on its own route's series, in the bucket its value falls in.
