@@ -1,4 +1,5 @@
 /** The traffic generator's loop: bounded by a request count and a deadline, paced, with a per-route tally. */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TrafficOptions } from './traffic-options.js';
 import { type PlannedRequest, trafficPlan } from './traffic-plan.js';
@@ -53,7 +54,11 @@ async function send(target: URL, request: PlannedRequest, result: TrafficResult)
   try {
     const response = await fetch(new URL(request.url, target), {
       method: request.method,
-      headers: request.body ? { 'content-type': 'application/json' } : {},
+      // Each request is a trace of its own, as behind a tracing proxy: the demo records its id as an exemplar.
+      headers: {
+        traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
+        ...(request.body ? { 'content-type': 'application/json' } : {}),
+      },
       body: request.body,
       signal: AbortSignal.timeout(30_000),
     });
