@@ -120,6 +120,16 @@ describe('exemplars across processes', () => {
     expect(traceOf(got.om, 'latency_seconds_bucket', { route: '/x', le: '1' })).toBe('b-only');
   });
 
+  it('a flush of many changed series writes every one of their exemplars (in batches and a remainder)', async () => {
+    const dir = tempDir().dir;
+    const w = await startWriter(dir);
+    const n = 150; // two batches of 64 rows, then 22 one by one
+    await w.run([COUNTER, ...Array.from({ length: n }, (_, i) => inc(`k${i}`, 1, `t${i}`)), flush]);
+    const got = await scrape(dir);
+    expect(got.problems).toEqual([]);
+    for (let i = 0; i < n; i++) expect(traceOf(got.om, 'jobs_total', { kind: `k${i}` })).toBe(`t${i}`);
+  });
+
   it('an idle flush writes no exemplar again, and a definition replaced by a deploy takes its exemplars along', async () => {
     const dir = tempDir().dir;
     const w = await startWriter(dir);

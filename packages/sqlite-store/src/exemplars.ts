@@ -13,6 +13,7 @@
 import type { MetricDef } from './describe.js';
 import { escapeLabelValue, formatNumber, wellFormed } from './labels.js';
 import type { PromEntry, PromExemplar } from './prom-internals.js';
+import { BATCH_ROWS } from './batch.js';
 import type { Statements } from './statements.js';
 import type { FlushNotice } from './writer.js';
 
@@ -46,7 +47,8 @@ export function encodeExemplarLabels(labelSet: unknown): string | { problem: str
       return { problem: `exemplar label ${name} is ${typeof raw}, not a string` };
     }
     const value = wellFormed(String(raw));
-    length += name.length + [...value].length;
+    // Code points: a surrogate pair (well-formed by now) is one.
+    length += name.length + (/[\uD800-\uDBFF]/.test(value) ? [...value].length : value.length);
     out += `${out ? ',' : ''}${name}="${escapeLabelValue(value)}"`;
   }
   if (length > EXEMPLAR_LABELS_MAX) {
@@ -58,11 +60,38 @@ export function encodeExemplarLabels(labelSet: unknown): string | { problem: str
 }
 
 /**
+ * Exemplar rows sent BATCH_ROWS at a time (one statement per row was most of a flush's exemplar cost),
+ * the remainder one row per statement; `finish()` before the transaction ends.
+ */
+export class ExemplarBatch {
+  private readonly args: unknown[] = [];
+
+  constructor(private readonly s: Statements) {}
+
+  add(sid: number, slot: number, labels: string, value: number, ts: number): void {
+    this.args.push(sid, slot, labels, value, ts);
+    if (this.args.length === BATCH_ROWS * 5) {
+      this.s.upsertExemplars.run(this.args);
+      this.args.length = 0;
+    }
+  }
+
+  clear(): void {
+    this.args.length = 0;
+  }
+
+  finish(): void {
+    for (let i = 0; i < this.args.length; i += 5) this.s.upsertExemplar.run(this.args.slice(i, i + 5));
+    this.args.length = 0;
+  }
+}
+
+/**
  * Write the exemplars of one series that changed since they were last written (inside the flush's
  * transaction) and push the commit step that remembers them. `slots` are the entry's exemplars by slot.
  */
 export function writeExemplars(
-  s: Statements,
+  rows: ExemplarBatch,
   def: MetricDef,
   sid: number,
   slots: ReadonlyArray<PromExemplar | null | undefined>,
@@ -89,7 +118,7 @@ export function writeExemplars(
       });
       continue;
     }
-    s.upsertExemplar.run(sid, slot, labels, e.value, e.timestamp, sid);
+    rows.add(sid, slot, labels, e.value, e.timestamp);
   }
   if (!changed) return;
   const done = changed;

@@ -8,6 +8,16 @@ const BATCH_VALUES = Array.from({ length: BATCH_ROWS }, () => '(?, ?)').join(', 
 const retire = (statement: RetireStatement) =>
   `UPDATE series SET value = ${RETIRE_SQL[statement]}, retired_at = max(coalesce(retired_at, 0), @at) WHERE id = @id`;
 
+/** Exemplar rows (series_id, slot, labels, value, ts) x `rows`; rows are applied in order. */
+function upsertExemplars(rows: number): string {
+  const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?)').join(', ');
+  return `INSERT INTO exemplars (series_id, slot, labels, value, ts)
+      SELECT column1, column2, column3, column4, column5 FROM (VALUES ${values})
+      WHERE EXISTS (SELECT 1 FROM series WHERE id = column1)
+      ON CONFLICT (series_id, slot) DO UPDATE SET labels = excluded.labels, value = excluded.value, ts = excluded.ts
+      WHERE excluded.ts >= exemplars.ts`;
+}
+
 /** Every statement the store runs (SQL text; `raw:` ones return rows as arrays, for the scrape; `pluck:` ones a single value). */
 const SQL = {
   insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures)
@@ -48,10 +58,8 @@ const SQL = {
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   // The most recent exemplar of any process wins; none is written for a series row that is gone (its id
   // could be reused by another series).
-  upsertExemplar: `INSERT INTO exemplars (series_id, slot, labels, value, ts)
-      SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM series WHERE id = ?)
-      ON CONFLICT (series_id, slot) DO UPDATE SET labels = excluded.labels, value = excluded.value, ts = excluded.ts
-      WHERE excluded.ts >= exemplars.ts`,
+  upsertExemplar: upsertExemplars(1),
+  upsertExemplars: upsertExemplars(BATCH_ROWS),
   deleteGauge: 'DELETE FROM gauges WHERE series_id = ? AND writer_id = ?',
   undeclare: 'DELETE FROM writer_metrics WHERE writer_id = ? AND metric_id = ?',
 

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
-import { counterExemplars, histogramExemplars, type SeriesExemplars, writeExemplars } from './exemplars.js';
+import { counterExemplars, ExemplarBatch, histogramExemplars, type SeriesExemplars, writeExemplars } from './exemplars.js';
 import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
 import { encodeLabels } from './labels.js';
 import { KINDS } from './merge.js';
@@ -97,7 +97,10 @@ export class Writer {
   private readonly scratch = new VectorScratch();
   private tail = new Float64Array(16);
   /** The batched updaters of each connection's statements, made once and emptied before each metric. */
-  private readonly rowBatches = new WeakMap<Statements, { values: RowBatch; vectors: RowBatch }>();
+  private readonly rowBatches = new WeakMap<
+    Statements,
+    { values: RowBatch; vectors: RowBatch; exemplars: ExemplarBatch }
+  >();
   private epoch = 0;
   private readonly names = new Map<string, PromMetric>();
   /** What could not be said at attach() time; logged with the next flush. */
@@ -148,12 +151,13 @@ export class Writer {
     }
   }
 
-  private batches(s: Statements): { values: RowBatch; vectors: RowBatch } {
+  private batches(s: Statements): { values: RowBatch; vectors: RowBatch; exemplars: ExemplarBatch } {
     let batches = this.rowBatches.get(s);
     if (!batches) {
       batches = {
         values: new RowBatch(s.addValues, s.addValue, s.seriesExists, true),
         vectors: new RowBatch(s.setVectors, s.setVector, s.seriesExists),
+        exemplars: new ExemplarBatch(s),
       };
       this.rowBatches.set(s, batches);
     }
@@ -488,6 +492,8 @@ export class Writer {
     };
     const batch = isGauge ? undefined : this.batches(s)[isCounter ? 'values' : 'vectors'];
     batch?.clear(); // a flush that threw half-way left its rows here
+    const exemplarRows = this.batches(s).exemplars;
+    exemplarRows.clear();
     // Which series were seen matters only for the ones reset()/remove() detached (a store per series otherwise).
     const marking = st.detached.length > 0;
     for (const hash in hashMap) {
@@ -525,7 +531,7 @@ export class Writer {
         const sid = (known ?? admit(ss.labels)) as number;
         // An exemplar changes only with the value (inc), so an idle series costs nothing more here.
         const exemplars = entry.exemplar && counterExemplars(entry);
-        if (exemplars) writeExemplars(s, def, sid, exemplars, ss, notices, commits);
+        if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === 0) commits.push(written(ss, sid, v, entry));
         else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v, entry)), missing);
       } else {
@@ -547,7 +553,7 @@ export class Writer {
         if (delta === undefined && known !== undefined) continue;
         const sid = (known ?? admit(ss.labels)) as number;
         const exemplars = entry.bucketExemplars && histogramExemplars(entry, keys);
-        if (exemplars) writeExemplars(s, def, sid, exemplars, ss, notices, commits);
+        if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === undefined) {
           commits.push(writtenVector(ss, sid, v, entry));
           continue;
@@ -567,6 +573,7 @@ export class Writer {
     if (st.detached.length > 0 && !isGauge)
       this.writeDetached(s, st, admit, fresh, epoch, n, batch as RowBatch, missing, commits);
     batch?.finish();
+    exemplarRows.finish();
     if (isGauge && st.series.size > Object.keys(hashMap).length) {
       // gauge.remove(labels) / reset(): this process no longer reports those series.
       for (const [hash, ss] of st.series) {
