@@ -51,8 +51,13 @@ async function writer(dir, after, index) {
   seconds.observe(1.5);
   const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: countingLogger() });
   store.attach(registry);
-  // Writers starting together contend for the write lock: a flush gives up after 50 ms and is retried.
-  for (let attempt = 1; !store.flush(); attempt++) if (attempt === 50) process.exit(3);
+  // Writers starting together contend for the write lock: a flush gives up after 50 ms and is retried,
+  // after a pause that grows with each attempt.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; !store.flush(); attempt++) {
+    if (attempt === 100) process.exit(3);
+    Atomics.wait(pause, 0, 0, Math.min(5 * attempt, 100));
+  }
   jobs.inc();
   writeSync(1, 'flushed\n');
   if (after === 'exit') process.exit(0);

@@ -4,7 +4,7 @@
 // exits or waits for the SIGKILL its parent sends after reading the line.
 //
 // argv[2]: the store directory; argv[3]: "exit" or "wait"; argv[4]: its index (gauge values).
-// Exit code 3: the flush failed 50 times in a row (logged on stderr).
+// Exit code 3: the flush failed 100 times in a row (logged on stderr).
 import { writeSync } from 'node:fs';
 import client from 'prom-client';
 import { openStore } from '../../dist/index.js';
@@ -43,10 +43,12 @@ highest.set(i);
 live.set(1);
 
 // Dozens of writers start together and contend for the write lock; a periodic flush gives up after 50 ms
-// and is retried, as the flush timer would retry it.
-let attempts = 0;
-while (!store.flush()) {
-  if (++attempts === 50) process.exit(3);
+// and is retried, as the flush timer would retry it, after a pause that grows with each attempt (on a
+// loaded machine 16 writers can hold the lock in turn for longer than 50 immediate retries last).
+const pause = new Int32Array(new SharedArrayBuffer(4));
+for (let attempt = 1; !store.flush(); attempt++) {
+  if (attempt === 100) process.exit(3);
+  Atomics.wait(pause, 0, 0, Math.min(5 * attempt, 100));
 }
 jobs.inc({ kind: 'k' });
 writeSync(1, 'flushed\n');
