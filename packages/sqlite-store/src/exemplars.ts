@@ -10,10 +10,11 @@
  * `[a-zA-Z_][a-zA-Z0-9_]*`, names and values together at most 128 code points (the spec's limit), the value
  * a finite number. An exemplar that is not is left out (reported once per metric by the flush).
  */
+
+import { BATCH_ROWS } from './batch.js';
 import type { MetricDef } from './describe.js';
 import { escapeLabelValue, formatNumber, wellFormed } from './labels.js';
 import type { PromEntry, PromExemplar } from './prom-internals.js';
-import { BATCH_ROWS } from './batch.js';
 import type { Statements } from './statements.js';
 import type { FlushNotice } from './writer.js';
 
