@@ -2,7 +2,13 @@ import type { Registry } from 'prom-client';
 import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
-import { counterExemplars, ExemplarBatch, histogramExemplars, type SeriesExemplars, writeExemplars } from './exemplars.js';
+import {
+  counterExemplars,
+  ExemplarBatch,
+  histogramExemplars,
+  type SeriesExemplars,
+  writeExemplars,
+} from './exemplars.js';
 import { isAlive, type ProcessIdentity, type WriterRow } from './identity.js';
 import { encodeLabels } from './labels.js';
 import { KINDS } from './merge.js';
