@@ -1,8 +1,8 @@
 import { HTTP_DURATION_BUCKETS } from '@kci-metrics/core';
-import { listen, series, settled } from '@kci-metrics/test-support/http';
+import { type ExemplarServer, exemplarCases, TRACEPARENT_PATTERN } from '@kci-metrics/test-support/exemplars';
+import { listen } from '@kci-metrics/test-support/http';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { type Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type KoaMetricsOptions, koaMetrics } from './index.js';
 
@@ -12,18 +12,15 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
-const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
-const PATTERN = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** The README's example: the trace id of a W3C traceparent header. */
 const fromTraceparent: KoaMetricsOptions['exemplars'] = (ctx) => {
-  const traceId = PATTERN.exec(ctx.get('traceparent'))?.[1];
+  const traceId = TRACEPARENT_PATTERN.exec(ctx.get('traceparent'))?.[1];
   return traceId === undefined ? undefined : { trace_id: traceId };
 };
 
-async function serve(options: KoaMetricsOptions) {
+async function serve(exemplars: unknown): Promise<ExemplarServer> {
   const app = new Koa();
-  const metrics = koaMetrics(options);
+  const metrics = koaMetrics(exemplars === undefined ? {} : { exemplars: exemplars as KoaMetricsOptions['exemplars'] });
   app.use(metrics);
   const router = new Router();
   router.get('/api/tree/:commitHash', async (ctx) => {
@@ -38,87 +35,11 @@ async function serve(options: KoaMetricsOptions) {
     await res.arrayBuffer();
     return res.status;
   };
-  return { registry: metrics.registry, get };
+  return { registry: metrics.registry as unknown as ExemplarServer['registry'], get };
 }
-
-/** The registry in OpenMetrics, the only format that carries exemplars. */
-async function openMetrics(registry: Registry): Promise<string> {
-  (registry as Registry<RegistryContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  return registry.metrics();
-}
-const withExemplar = (text: string) =>
-  text.split('\n').filter((l) => l.startsWith('http_request_duration_seconds_bucket') && l.includes(' # '));
 
 describe('koaMetrics exemplars', () => {
-  it('carry the trace id of the traceparent header, in the bucket of the observed duration', async () => {
-    const { registry, get } = await serve({ exemplars: fromTraceparent });
-    expect(await get('/api/tree/abc', { traceparent: TRACEPARENT })).toBe(200);
-    await settled(registry);
-    const lines = withExemplar(await registry.metrics()); // the registry is OpenMetrics already
-    expect(lines).toHaveLength(1);
-    const match = /^http_request_duration_seconds_bucket\{le="([^"]+)",(.*)\} 1 # \{trace_id="(\w+)"\} (\S+) \S+$/.exec(
-      lines[0] as string,
-    );
-    expect(match, lines[0]).not.toBeNull();
-    const [, le, labels, traceId, value] = match as unknown as string[];
-    expect(labels).toBe('method="GET",route="/api/tree/:commitHash",status_code="200"');
-    expect(traceId).toBe(TRACE_ID);
-    expect(Number(le)).toBe(HTTP_DURATION_BUCKETS.find((b) => Number(value) <= b));
-    // the exemplar's value is the request's own observation
-    const [one] = await series(registry);
-    expect(one?.sum).toBe(Number(value));
-  });
-
-  it('are absent for requests without a header or with a malformed one; those are still counted', async () => {
-    const { registry, get } = await serve({ exemplars: fromTraceparent });
-    expect(await get('/api/tree/abc')).toBe(200);
-    expect(await get('/api/tree/abc', { traceparent: 'not-a-trace' })).toBe(200);
-    await settled(registry);
-    expect(withExemplar(await registry.metrics())).toEqual([]);
-    expect((await series(registry))[0]?.count).toBe(2);
-  });
-
-  it.each([
-    [
-      'throws',
-      () => {
-        throw new Error('no span');
-      },
-      'threw Error: no span',
-    ],
-    ['returns labels over 128 characters', () => ({ trace_id: TRACE_ID.repeat(4) }), 'returned labels of 136'],
-    ['returns a non-object', () => TRACE_ID, `returned "${TRACE_ID}"`],
-  ])(
-    'whose function %s: the request is answered and counted, without exemplar, one warning',
-    async (_, fn, message) => {
-      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-      const { registry, get } = await serve({ exemplars: fn as unknown as KoaMetricsOptions['exemplars'] });
-      expect(await get('/api/tree/abc', { traceparent: TRACEPARENT })).toBe(200);
-      expect(await get('/api/tree/def', { traceparent: TRACEPARENT })).toBe(200);
-      await settled(registry);
-      expect(withExemplar(await registry.metrics())).toEqual([]);
-      expect((await series(registry))[0]?.count).toBe(2);
-      expect(warn).toHaveBeenCalledTimes(1);
-      expect(warn.mock.calls[0]?.[0]).toContain(message);
-    },
-  );
-
-  it('are off without the option: no enableExemplars, the fast path, no exemplar in the output', async () => {
-    const { registry, get } = await serve({});
-    const histogram = registry.getSingleMetric('http_request_duration_seconds') as Histogram<string> & {
-      enableExemplars: boolean;
-    };
-    expect(histogram.enableExemplars).toBe(false);
-    expect(registry.contentType).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
-    expect(await get('/api/tree/abc', { traceparent: TRACEPARENT })).toBe(200); // a new series: prom-client
-    await settled(registry);
-    const observe = vi.spyOn(histogram, 'observe');
-    for (let i = 0; i < 3; i++) expect(await get('/api/tree/abc', { traceparent: TRACEPARENT })).toBe(200);
-    await settled(registry);
-    expect((await series(registry))[0]?.count).toBe(4);
-    expect(observe).not.toHaveBeenCalled(); // a known series never goes through prom-client's observe()
-    expect(withExemplar(await openMetrics(registry))).toEqual([]);
-  });
+  exemplarCases({ serve, fromTraceparent, buckets: HTTP_DURATION_BUCKETS });
 
   it('refuse an option that is not a function, naming the value', () => {
     expect(() => koaMetrics({ exemplars: { trace_id: 'x' } as never })).toThrow(
