@@ -13,14 +13,13 @@
 
 import { BATCH_ROWS } from './batch.js';
 import type { MetricDef } from './describe.js';
-import { escapeLabelValue, formatNumber, wellFormed } from './labels.js';
+import { escapeLabelValue, formatNumber, LABEL_NAME, wellFormed } from './labels.js';
 import type { PromEntry, PromExemplar } from './prom-internals.js';
 import type { Statements } from './statements.js';
 import type { FlushNotice } from './writer.js';
 
 /** OpenMetrics 1.0: "The combined length of the label names and values of an Exemplar's LabelSet MUST NOT exceed 128 UTF-8 character code points." */
 export const EXEMPLAR_LABELS_MAX = 128;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** What was last written for one slot: the exemplar object as prom-client mutates it, and its parts then. */
 interface Written {

@@ -4,6 +4,9 @@
  * and makes rendering a scrape a string concatenation.
  */
 
+/** A valid label name of the text exposition and OpenMetrics. */
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 /** Escape a label value for the text exposition: backslash, double quote and line feed. */
 export function escapeLabelValue(value: string): string {
   return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;

@@ -1,9 +1,8 @@
 import { ConfigError } from './errors.js';
-import { escapeHelp, escapeLabelValue, formatNumber, wellFormed } from './labels.js';
+import { escapeHelp, escapeLabelValue, formatNumber, LABEL_NAME, wellFormed } from './labels.js';
 import type { ExtraFamily } from './types.js';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const UNIT = /^[a-zA-Z0-9_]+$/;
 const TYPES = ['counter', 'gauge'];
 

@@ -536,7 +536,7 @@ export class Writer {
         }
         const sid = (known ?? admit(ss.labels)) as number;
         // An exemplar changes only with the value (inc), so an idle series costs nothing more here.
-        const exemplars = entry.exemplar && counterExemplars(entry);
+        const exemplars = counterExemplars(entry);
         if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === 0) commits.push(written(ss, sid, v, entry));
         else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v, entry)), missing);
@@ -558,7 +558,7 @@ export class Writer {
         const delta = this.scratch.deltaOf(v, last, carry);
         if (delta === undefined && known !== undefined) continue;
         const sid = (known ?? admit(ss.labels)) as number;
-        const exemplars = entry.bucketExemplars && histogramExemplars(entry, keys);
+        const exemplars = histogramExemplars(entry, keys);
         if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === undefined) {
           commits.push(writtenVector(ss, sid, v, entry));
