@@ -1,16 +1,9 @@
 import { HTTP_DURATION_BUCKETS } from '@kci-metrics/core';
-import { type ExemplarServer, exemplarCases, TRACEPARENT_PATTERN } from '@kci-metrics/test-support/exemplars';
-import { listen } from '@kci-metrics/test-support/http';
+import { type ExemplarApp, exemplarCases, TRACEPARENT_PATTERN } from '@kci-metrics/test-support/exemplars';
 import type { Request, Response } from 'express';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ExpressMetricsOptions, expressMetrics } from './index.js';
 import { type ExpressModule, MAJORS } from './majors.test-helper.js';
-
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-  vi.restoreAllMocks();
-});
 
 /** The README's example: the trace id of a W3C traceparent header. */
 const fromTraceparent: ExpressMetricsOptions['exemplars'] = (req) => {
@@ -19,7 +12,7 @@ const fromTraceparent: ExpressMetricsOptions['exemplars'] = (req) => {
 };
 
 /** The route sits in a router mounted at /api, so the template is the mount's prefix plus the route. */
-async function serve(express: ExpressModule, exemplars: unknown): Promise<ExemplarServer> {
+function expressApp(express: ExpressModule, exemplars: unknown): ExemplarApp {
   const app = express();
   const metrics = expressMetrics(
     exemplars === undefined ? {} : { exemplars: exemplars as ExpressMetricsOptions['exemplars'] },
@@ -30,18 +23,15 @@ async function serve(express: ExpressModule, exemplars: unknown): Promise<Exempl
     setTimeout(() => res.json({ ok: true }), 20); // a duration past the first bucket
   });
   app.use('/api', api);
-  const { base, close } = await listen(app);
-  closers.push(close);
-  const get = async (path: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(base + path, { headers });
-    await res.arrayBuffer();
-    return res.status;
-  };
-  return { registry: metrics.registry as unknown as ExemplarServer['registry'], get };
+  return { handler: app, registry: metrics.registry };
 }
 
 describe.each(MAJORS)('expressMetrics exemplars, $name', ({ express }) => {
-  exemplarCases({ serve: (exemplars) => serve(express, exemplars), fromTraceparent, buckets: HTTP_DURATION_BUCKETS });
+  exemplarCases({
+    app: (exemplars) => expressApp(express, exemplars),
+    fromTraceparent,
+    buckets: HTTP_DURATION_BUCKETS,
+  });
 });
 
 describe('expressMetrics exemplars option', () => {

@@ -1,16 +1,9 @@
 import { HTTP_DURATION_BUCKETS } from '@kci-metrics/core';
-import { type ExemplarServer, exemplarCases, TRACEPARENT_PATTERN } from '@kci-metrics/test-support/exemplars';
-import { listen } from '@kci-metrics/test-support/http';
+import { type ExemplarApp, exemplarCases, TRACEPARENT_PATTERN } from '@kci-metrics/test-support/exemplars';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type KoaMetricsOptions, koaMetrics } from './index.js';
-
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-  vi.restoreAllMocks();
-});
 
 /** The README's example: the trace id of a W3C traceparent header. */
 const fromTraceparent: KoaMetricsOptions['exemplars'] = (ctx) => {
@@ -18,28 +11,21 @@ const fromTraceparent: KoaMetricsOptions['exemplars'] = (ctx) => {
   return traceId === undefined ? undefined : { trace_id: traceId };
 };
 
-async function serve(exemplars: unknown): Promise<ExemplarServer> {
-  const app = new Koa();
+function app(exemplars: unknown): ExemplarApp {
+  const koa = new Koa();
   const metrics = koaMetrics(exemplars === undefined ? {} : { exemplars: exemplars as KoaMetricsOptions['exemplars'] });
-  app.use(metrics);
+  koa.use(metrics);
   const router = new Router();
   router.get('/api/tree/:commitHash', async (ctx) => {
     await new Promise((r) => setTimeout(r, 20)); // a duration past the first bucket
     ctx.body = { ok: true };
   });
-  app.use(router.routes());
-  const { base, close } = await listen(app.callback());
-  closers.push(close);
-  const get = async (path: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(base + path, { headers });
-    await res.arrayBuffer();
-    return res.status;
-  };
-  return { registry: metrics.registry as unknown as ExemplarServer['registry'], get };
+  koa.use(router.routes());
+  return { handler: koa.callback(), registry: metrics.registry };
 }
 
 describe('koaMetrics exemplars', () => {
-  exemplarCases({ serve, fromTraceparent, buckets: HTTP_DURATION_BUCKETS });
+  exemplarCases({ app, fromTraceparent, buckets: HTTP_DURATION_BUCKETS });
 
   it('refuse an option that is not a function, naming the value', () => {
     expect(() => koaMetrics({ exemplars: { trace_id: 'x' } as never })).toThrow(

@@ -1,10 +1,11 @@
 /**
  * The adapters' exemplar cases (issue 16 §1), one copy for Koa and Express: each adapter's test file gives
- * a server with one parameterised route `GET /api/tree/:commitHash` (answered after 20 ms) and the README's
- * traceparent function for its own context type; the cases drive it over real HTTP and read the registry.
+ * an app with one parameterised route `GET /api/tree/:commitHash` (answered after 20 ms) and the README's
+ * traceparent function for its own context type; the cases serve it over real HTTP and read the registry.
  */
-import { expect, it, vi } from 'vitest';
-import { type Registry, series, settled } from './http.js';
+import type { RequestListener } from 'node:http';
+import { afterEach, expect, it, vi } from 'vitest';
+import { listen, type Registry, series, settled } from './http.js';
 
 export const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 export const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
@@ -19,14 +20,15 @@ interface ExemplarRegistry extends Registry {
   getSingleMetric(name: string): unknown;
 }
 
-export interface ExemplarServer {
-  registry: ExemplarRegistry;
-  get(path: string, headers?: Record<string, string>): Promise<number>;
+/** An app with the adapter and its registry. */
+export interface ExemplarApp {
+  handler: RequestListener;
+  registry: unknown;
 }
 
 export interface ExemplarCasesOptions {
-  /** A server with the adapter, `exemplars` as its option (no option when undefined). */
-  serve(exemplars: unknown): Promise<ExemplarServer>;
+  /** An app with the adapter, `exemplars` as its option (no option when undefined). */
+  app(exemplars: unknown): ExemplarApp;
   /** The adapter's README function: the trace id of the request's traceparent header. */
   fromTraceparent: unknown;
   /** The duration histogram's buckets (core's HTTP_DURATION_BUCKETS). */
@@ -45,7 +47,25 @@ const withExemplar = (text: string) =>
   text.split('\n').filter((l) => l.startsWith('http_request_duration_seconds_bucket') && l.includes(' # '));
 
 /** Define the cases in the current describe block. */
-export function exemplarCases({ serve, fromTraceparent, buckets }: ExemplarCasesOptions): void {
+export function exemplarCases({ app, fromTraceparent, buckets }: ExemplarCasesOptions): void {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(closers.splice(0).map((close) => close()));
+    vi.restoreAllMocks();
+  });
+  /** The app on a loopback port, and a GET that reads the whole response and returns its status. */
+  const serve = async (exemplars: unknown) => {
+    const { handler, registry } = app(exemplars);
+    const { base, close } = await listen(handler);
+    closers.push(close);
+    const get = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(base + path, { headers });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    return { registry: registry as ExemplarRegistry, get };
+  };
+
   it('carry the trace id of the traceparent header, in the bucket of the observed duration', async () => {
     const { registry, get } = await serve(fromTraceparent);
     expect(await get('/api/tree/abc', { traceparent: TRACEPARENT })).toBe(200);
