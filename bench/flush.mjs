@@ -16,7 +16,10 @@ import { countingLogger, loadStore, promClient } from './lib/deps.mjs';
 import { emit, listFromEnv, median, QUICK, round } from './lib/stats.mjs';
 import { defineMetrics, labelSets, touch } from './lib/workload.mjs';
 
-const { openStore } = await loadStore();
+const BUILDS = [{ build: 'current', ...(await loadStore()) }];
+// BENCH_BASE_STORE=<path to another build's dist/index.js>: the same runs against that build, in turn with
+// this one, so the two are compared under the same machine load.
+if (process.env.BENCH_BASE_STORE) BUILDS.push({ build: 'base', ...(await loadStore(process.env.BENCH_BASE_STORE)) });
 const INTERVAL_MS = 1000; // the documented default (PROMETHEUS_METRICS_FLUSH_INTERVAL_MS unset)
 const SERIES = listFromEnv('BENCH_FLUSH_SERIES') ?? [1000, 10000];
 const SCENARIOS = [
@@ -25,17 +28,30 @@ const SCENARIOS = [
   { name: 'none', share: 0 },
 ];
 
+// The store reads the clock for its heartbeat (every 10 intervals) and its periodic full comparison (every
+// 60 s): each timed flush advances a virtual clock by one interval, so those come at their real rate and
+// their cost is in the mean, as it would be over the same number of seconds of a worker's life.
+const realNow = Date.now;
+let virtualNow = realNow();
+Date.now = () => virtualNow;
+
 for (const series of SERIES) {
-  const dir = mkdtempSync(join(tmpdir(), 'kci-bench-flush-'));
-  try {
-    runSeries(dir, series);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  for (const scenario of SCENARIOS) {
+    for (const b of BUILDS) {
+      const dir = mkdtempSync(join(tmpdir(), 'kci-bench-flush-'));
+      try {
+        runScenario(dir, series, scenario, b);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   }
 }
+Date.now = realNow;
 
-function runSeries(dir, series) {
-  const reps = QUICK ? 15 : series >= 10000 ? 30 : 90;
+function runScenario(dir, series, scenario, { build, openStore }) {
+  // 130 intervals: two of the store's periodic full comparisons (the first comes 30-60 s after the first flush).
+  const reps = QUICK ? 30 : 130;
   const registry = new promClient.Registry();
   const metrics = defineMetrics(promClient, registry);
   const sets = labelSets(series);
@@ -46,39 +62,38 @@ function runSeries(dir, series) {
   // Everything below is synchronous: the store's own timer cannot fire in between and disturb a reading.
   const first = timedFlush(store);
   let cursor = 0;
-  for (const scenario of SCENARIOS) {
-    const changed = Math.round(series * scenario.share);
-    const cpu = [];
-    const wall = [];
-    for (let r = -2; r < reps; r++) {
-      // A sliding window of changed series, so consecutive flushes touch different rows.
-      for (let k = 0; k < changed; k++) {
-        const i = (cursor + k) % series;
-        touch(metrics, sets[i], i);
-      }
-      cursor = (cursor + changed) % series;
-      const t = timedFlush(store);
-      if (r >= 0) {
-        cpu.push(t.cpuMs);
-        wall.push(t.wallMs);
-      }
+  const changed = Math.round(series * scenario.share);
+  const cpu = [];
+  const wall = [];
+  for (let r = -2; r < reps; r++) {
+    // A sliding window of changed series, so consecutive flushes touch different rows.
+    for (let k = 0; k < changed; k++) {
+      const i = (cursor + k) % series;
+      touch(metrics, sets[i], i);
     }
-    const cpuMs = cpu.reduce((a, b) => a + b, 0) / cpu.length;
-    emit({
-      bench: 'flush',
-      S: series,
-      changed: scenario.name,
-      changedSeries: changed,
-      cpuMsPerFlush: round(cpuMs),
-      cpuMsMedian: round(median(cpu)),
-      cpuMsMax: round(Math.max(...cpu)),
-      wallMsPerFlush: round(median(wall)),
-      intervalMs: INTERVAL_MS,
-      pctOfCore: round((cpuMs / INTERVAL_MS) * 100, 2),
-      reps,
-      firstFlushCpuMs: round(first.cpuMs),
-    });
+    cursor = (cursor + changed) % series;
+    const t = timedFlush(store);
+    if (r >= 0) {
+      cpu.push(t.cpuMs);
+      wall.push(t.wallMs);
+    }
   }
+  const cpuMs = cpu.reduce((a, b) => a + b, 0) / cpu.length;
+  emit({
+    bench: 'flush',
+    build,
+    S: series,
+    changed: scenario.name,
+    changedSeries: changed,
+    cpuMsPerFlush: round(cpuMs, 3),
+    cpuMsMedian: round(median(cpu), 3),
+    cpuMsMax: round(Math.max(...cpu)),
+    wallMsPerFlush: round(median(wall), 3),
+    intervalMs: INTERVAL_MS,
+    pctOfCore: round((cpuMs / INTERVAL_MS) * 100, 3),
+    reps,
+    firstFlushCpuMs: round(first.cpuMs),
+  });
   store.close();
   if (logger.warnings > 0) throw new Error(`the store reported trouble during the flush benchmark: ${logger.last}`);
 }
@@ -86,6 +101,7 @@ function runSeries(dir, series) {
 function timedFlush(store) {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
+  virtualNow += INTERVAL_MS;
   const ok = store.flush();
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);

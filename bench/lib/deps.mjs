@@ -17,12 +17,12 @@ export const promClient = require('prom-client');
  * @example
  * const { openStore } = await loadStore();
  */
-export async function loadStore() {
+export async function loadStore(path = process.env.BENCH_STORE) {
   // The issue-3 workloads measure S series per metric (up to 10000): the store's per-metric series bound
   // (2000 by default, issue 16) would fold most of them. cardinality.mjs measures the bound itself.
   process.env.PROMETHEUS_METRICS_MAX_SERIES ??= '10000000';
   // BENCH_STORE=<path to a dist/index.js>: benchmark another build of the store (before/after a change).
-  const entry = process.env.BENCH_STORE || require.resolve('@kci-metrics/sqlite-store');
+  const entry = path || require.resolve('@kci-metrics/sqlite-store');
   if (!existsSync(entry)) {
     throw new Error(`${entry} is missing: build first (pnpm turbo run build --filter=@kci-metrics/sqlite-store...)`);
   }

@@ -42,9 +42,19 @@ export function startTicksOf(pid: number): string | undefined {
   return stat.slice(end + 2).split(' ')[19];
 }
 
-/** A writer on another host, or one we cannot check, is alive while its heartbeat is this fresh. */
-export function heartbeatGraceMs(intervalMs: number): number {
-  return Math.max(10 * intervalMs, 30_000);
+/**
+ * The longest a live writer goes without writing its row: a flush with nothing to write takes no lock and
+ * writes nothing (issue 17), but writes the heartbeat this often. Ten flush intervals, at most 10 s (and at
+ * least one interval). The writer row's `interval_ms` holds it: the checks below read it as "a live writer
+ * writes at least this often" (a store version that wrote at every flush put its flush interval there).
+ */
+export function heartbeatEveryMs(flushIntervalMs: number): number {
+  return Math.max(flushIntervalMs, Math.min(10 * flushIntervalMs, 10_000));
+}
+
+/** A writer on another host, or one we cannot check, is alive while its heartbeat is this fresh (3 missed). */
+export function heartbeatGraceMs(heartbeatMs: number): number {
+  return Math.max(3 * heartbeatMs, 30_000);
 }
 
 /** Is the process behind this writer row still running? */

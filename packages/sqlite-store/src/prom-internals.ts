@@ -15,6 +15,7 @@
 import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
 import * as promClient from 'prom-client';
+import { isTrap } from './change-log.js';
 
 /** The parts of a prom-client metric object the store reads. */
 export interface PromMetric {
@@ -32,6 +33,7 @@ export interface PromMetric {
   get?: () => Promise<PublicMetric> | PublicMetric;
   reset?: (...args: unknown[]) => unknown;
   remove?: (...args: unknown[]) => unknown;
+  zero?: (...args: unknown[]) => unknown;
 }
 
 /** One series as prom-client 15 keeps it (counters and gauges: value; histograms and summaries: the rest). */
@@ -189,7 +191,8 @@ function checkExemplarShapes(lib: PromClientLike, registers: unknown[]): string 
 export function internalEntries(metric: PromMetric): Record<string, PromEntry> | undefined {
   const map = metric.hashMap;
   if (map === null || typeof map !== 'object' || Array.isArray(map) || map instanceof Map) return undefined;
-  if (Object.getPrototypeOf(map) !== Object.prototype && Object.getPrototypeOf(map) !== null) return undefined;
+  const proto = Object.getPrototypeOf(map) as object | null;
+  if (proto !== Object.prototype && proto !== null && !isTrap(proto)) return undefined;
   for (const key in map) {
     const e = (map as Record<string, PromEntry | undefined>)[key];
     if (!e || typeof e.labels !== 'object') return undefined;

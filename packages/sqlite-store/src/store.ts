@@ -7,7 +7,7 @@ import { errorText, prepareDir } from './dir.js';
 import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
 import { ConfigError, StoreError } from './errors.js';
 import { collectGarbage } from './gc.js';
-import { currentIdentity } from './identity.js';
+import { currentIdentity, heartbeatEveryMs } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
 import { render, type Snapshot } from './render.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
@@ -59,7 +59,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   const conn = new Connection(path, () => prepareDir(dir));
   const log = new OnceLog(opts.logger);
   const identity = currentIdentity();
-  const writer = new Writer(identity, opts.flushIntervalMs, new CardinalityBound(opts.maxSeries));
+  const writer = new Writer(identity, heartbeatEveryMs(opts.flushIntervalMs), new CardinalityBound(opts.maxSeries));
   let generation = -1;
   let flushes = 0;
   let busyStreak = 0;
@@ -70,6 +70,8 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
 
   const flush = (exiting = false): boolean => {
     if (closed || writer.registries.length === 0) return !closed;
+    // Nothing changed and the heartbeat is not due: no lock, no write (the exit flush always writes).
+    if (!exiting && !writer.needsWrite(Date.now())) return true;
     const notices: FlushNotice[] = [];
     try {
       // Once a lock has lasted long enough to count as a failure, periodic attempts stop waiting for it:

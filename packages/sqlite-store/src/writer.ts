@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
+import { ChangeLog, keyOf } from './change-log.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import {
   counterExemplars,
@@ -56,6 +57,8 @@ interface SeriesState {
   seen: number;
   /** The exemplars last written for it, by slot (only for metrics with `enableExemplars`). */
   exemplars: SeriesExemplars | undefined;
+  /** The flush that last visited it (a series the change log names twice is written once). */
+  visited: number;
 }
 
 interface MetricState {
@@ -75,6 +78,12 @@ interface MetricState {
   seen: number;
   /** Registered under the same name as another metric of an attached registry: reported once, not stored. */
   duplicate: boolean;
+  /** Which series changed since the last flush (change-log.ts); undefined: every series is compared. */
+  log: ChangeLog | undefined;
+  /** Compare every series at the next flush (first sight, after reset()/remove()/zero(), after a failed flush). */
+  rescan: boolean;
+  /** collect() ran for this flush already (while finding out whether there is anything to write). */
+  collected: boolean;
 }
 
 /** What the store reports about a flush that wrote but could not store some metric. */
@@ -86,6 +95,13 @@ export interface FlushNotice {
 }
 
 const NO_ENTRIES: Record<string, PromEntry> = Object.freeze({}) as Record<string, PromEntry>;
+
+/**
+ * Every this often a flush compares every series of the metrics it tracks changes of, as it did before
+ * there was a change log: a change the log missed (an entry replaced by code that is not prom-client 15's)
+ * is written then, and the metric is compared at every flush from then on.
+ */
+export const VERIFY_EVERY_MS = 60_000;
 
 /**
  * The worker side: reads attached prom-client registries synchronously (through prom-internals.ts) and
@@ -115,10 +131,15 @@ export class Writer {
   private internalsProblem: string | undefined | null = null;
   /** Flushes that failed since the last one that succeeded; reported with the next success. */
   failedFlushes = 0;
+  /** When the writer row's heartbeat is due again (a flush with nothing to write skips the transaction until then). */
+  private heartbeatDue = 0;
+  private verifyDue = 0;
+  private verifying = false;
 
   constructor(
     private readonly identity: ProcessIdentity,
-    private readonly intervalMs: number,
+    /** The longest time between two writes of this process's row while it lives (identity.ts, heartbeatEveryMs). */
+    private readonly heartbeatMs: number,
     /** New series rows are admitted through it (issue 16 §2). */
     readonly bound = new CardinalityBound(DEFAULT_MAX_SERIES),
   ) {}
@@ -175,6 +196,7 @@ export class Writer {
     this.writerId = undefined;
     for (const st of this.states.values()) {
       st.id = undefined;
+      st.rescan = true;
       for (const ss of st.series.values()) ss.id = undefined;
     }
   }
@@ -215,6 +237,7 @@ export class Writer {
     if (st) {
       this.retired.delete(metric);
       this.states.set(metric, st);
+      st.rescan = true;
       return st;
     }
     const def = describeMetric(metric);
@@ -231,8 +254,15 @@ export class Writer {
       detached: [],
       seen: 0,
       duplicate: false,
+      log: undefined,
+      rescan: true,
+      collected: false,
     };
     this.states.set(metric, st);
+    const storage = st.def ? KINDS[st.def.type].storage : undefined;
+    // Gauges are compared at every flush: Gauge.set() replaces its entry, which no hook of an entry sees.
+    if (!viaPublicApi && storage !== undefined && storage !== 'per-process')
+      st.log = new ChangeLog(storage === 'sum' ? 'value' : 'count');
     if (st.def && viaPublicApi && this.internalsProblem === undefined) {
       this.pending.push({
         metric: metric.name,
@@ -250,7 +280,15 @@ export class Writer {
     if (this.hooked.has(metric)) return;
     this.hooked.add(metric);
     const writer = this;
-    const { reset, remove } = metric;
+    const { reset, remove, zero } = metric;
+    if (typeof zero === 'function') {
+      // Histogram.zero() replaces an entry whole: the change log does not hear of it.
+      metric.zero = function (this: unknown, ...args: unknown[]) {
+        const st = writer.states.get(metric);
+        if (st) st.rescan = true;
+        return zero.apply(this, args);
+      };
+    }
     if (typeof reset === 'function') {
       metric.reset = function (this: unknown, ...args: unknown[]) {
         writer.beforeReset(metric, undefined, defaults);
@@ -273,6 +311,7 @@ export class Writer {
   ): void {
     try {
       const st = this.states.get(metric) ?? this.retired.get(metric) ?? this.stateOf(metric, defaults());
+      st.rescan = true; // the entries are replaced (reset) or gone (remove): compare every series next time
       const def = st.def;
       const entries = checkedEntries(metric);
       if (!def || st.viaPublicApi || KINDS[def.type].storage === 'per-process' || !entries) return;
@@ -287,7 +326,7 @@ export class Writer {
         this.carryForward(def, ss, entry);
         if (!st.detached.includes(ss)) st.detached.push(ss);
       };
-      if (removeArgs === undefined) for (const hash in entries) carry(hash, entries[hash]);
+      if (removeArgs === undefined) for (const hash of Object.keys(entries)) carry(hash, entries[hash]);
       else {
         const hash = entryKey(metric, removeArgs);
         if (hash !== undefined) carry(hash, entries[hash]);
@@ -329,9 +368,53 @@ export class Writer {
     if (KINDS[def.type].storage !== 'per-process') ss.last = undefined;
   }
 
+  /**
+   * Whether a flush now has anything to write: a changed series, a new or removed metric, something to
+   * report, or the heartbeat due. Runs the metrics' collect() callbacks (the flush that follows does not run
+   * them again). When it says no, the flush takes no lock and writes nothing: an idle worker costs a look
+   * at its change logs (issue 17).
+   */
+  needsWrite(now: number): boolean {
+    if (this.writerId === undefined || this.pending.length > 0) return true;
+    if (now >= this.heartbeatDue || now >= this.verifyDue) return true;
+    let metrics = 0;
+    for (const registry of this.registries) {
+      for (const metric of registry.getMetricsAsArray() as unknown as PromMetric[]) {
+        metrics++;
+        const st = this.states.get(metric);
+        if (!st) return true; // registered since the last flush
+        if (!st.def || st.duplicate) continue;
+        if (!st.viaPublicApi && !st.collected) {
+          runCollect(metric);
+          st.collected = true;
+        }
+        if (this.hasChanges(st)) return true;
+      }
+    }
+    return metrics !== this.states.size; // one was removed (or is in two registries: then always written)
+  }
+
+  private hasChanges(st: MetricState): boolean {
+    if (st.rescan || st.id === undefined || st.viaPublicApi || st.detached.length > 0) return true;
+    const entries = checkedEntries(st.metric) ?? NO_ENTRIES;
+    const log = st.log;
+    if (log) return log.changed.length > 0 || log.map !== entries;
+    if (KINDS[(st.def as MetricDef).type].storage !== 'per-process') return true; // not tracked: compared in the flush
+    let n = 0;
+    for (const hash in entries) {
+      const entry = entries[hash] as PromEntry;
+      const ss = st.series.get(hash);
+      if (!ss || ss.id === undefined || ss.last !== entryValue(entry)) return true;
+      n++;
+    }
+    return n !== st.series.size;
+  }
+
   /** Run inside a transaction. Returns the commit step, to call only once the transaction committed. */
   write(s: Statements, now: number, exiting: boolean, notices: FlushNotice[]): () => void {
     const commits: Array<() => void> = [];
+    // The exit flush compares everything too: a clean exit writes every change, heard or not.
+    this.verifying = exiting || now >= this.verifyDue;
     const reported = this.failedFlushes;
     let wid = this.writerId;
     let fresh = false;
@@ -349,7 +432,7 @@ export class Writer {
       // First flush, or our row was folded (we were taken for dead): register anew and rewrite our gauges.
       const id = this.identity;
       wid = (
-        s.insertWriter.get(id.pid, id.host, id.bootId, id.startTicks, now, now, this.intervalMs, reported) as {
+        s.insertWriter.get(id.pid, id.host, id.bootId, id.startTicks, now, now, this.heartbeatMs, reported) as {
           id: number;
         }
       ).id;
@@ -357,9 +440,14 @@ export class Writer {
       fresh = true;
     }
     const writerId = wid;
+    const verifying = this.verifying;
     commits.push(() => {
       this.writerId = writerId;
       this.failedFlushes -= reported;
+      this.heartbeatDue = now + this.heartbeatMs;
+      // The first verification comes half a period to a period after the first flush, at random (workers
+      // started together do not all compare everything at once).
+      if (verifying) this.verifyDue = now + (this.verifyDue === 0 ? 0.5 + Math.random() / 2 : 1) * VERIFY_EVERY_MS;
     });
     const epoch = ++this.epoch;
     const names = this.registries.length > 1 ? this.names : undefined;
@@ -460,7 +548,8 @@ export class Writer {
     if (!def || st.duplicate) return;
     const metric = st.metric;
     const viaPublicApi = st.viaPublicApi;
-    if (!viaPublicApi) runCollect(metric);
+    if (!viaPublicApi && !st.collected) runCollect(metric);
+    st.collected = false;
 
     let mid = fresh ? undefined : st.id;
     if (mid === undefined) {
@@ -502,37 +591,38 @@ export class Writer {
     exemplarRows.clear();
     // Which series were seen matters only for the ones reset()/remove() detached (a store per series otherwise).
     const marking = st.detached.length > 0;
-    for (const hash in hashMap) {
-      const entry = hashMap[hash];
-      if (!entry) continue;
+    /** Write one series if it changed; whether it had changed. */
+    const visit = (hash: string, entry: PromEntry): boolean => {
       let ss = st.series.get(hash);
       if (!ss) {
         ss = newSeries(hash, encodeLabels(def.labelNames, entryLabels(entry), st.defaults));
         st.series.set(hash, ss);
       }
       if (marking) ss.seen = epoch;
+      ss.visited = epoch;
       const known = fresh ? undefined : ss.id;
       if (isGauge) {
         const v = entryValue(entry);
-        if (known !== undefined && ss.last === v) continue;
+        if (known !== undefined && ss.last === v) return false;
         const sid = known ?? admit(ss.labels);
-        if (sid === undefined) continue; // beyond the metric's series bound: dropped
+        if (sid === undefined) return true; // beyond the metric's series bound: dropped
         s.setGauge.run(sid, wid, v, now);
         commits.push(written(ss, sid, v, entry));
-        continue;
+        return true;
       }
       // An entry other than the one last written from: reset() or remove() replaced it unobserved.
       if (!viaPublicApi && ss.entry !== entry) this.carryForward(def, ss, ss.entry);
       if (isCounter) {
         const v = entryValue(entry);
         const last = ss.last as number | undefined;
-        if (known !== undefined && last === v && ss.carry === 0) continue;
+        if (known !== undefined && last === v && ss.carry === 0) return false;
         // A value below the last written one means the counter was reset in a way not observed.
         const delta = (last === undefined || v < last ? v : v === last ? 0 : v - last) + ss.carry;
         if (Number.isNaN(delta)) {
           // counter.inc(NaN) (prom-client accepts it): the series stays at its stored total (issue 13 §1.2).
-          if (!ss.nan) this.unstorable(def, ss, unstorable, notices, commits);
-          continue;
+          if (ss.nan) return false; // reported already; it stays NaN until reset
+          this.unstorable(def, ss, unstorable, notices, commits);
+          return true;
         }
         const sid = (known ?? admit(ss.labels)) as number;
         // An exemplar changes only with the value (inc), so an idle series costs nothing more here.
@@ -552,28 +642,78 @@ export class Writer {
           entryCount(entry) === last[n - 1] &&
           entrySum(entry) === last[n - 2]
         ) {
-          continue;
+          return false;
         }
         const v = fillVector(isSummary, keys, entry, ss.spare?.length === n ? ss.spare : new Float64Array(n));
         const delta = this.scratch.deltaOf(v, last, carry);
-        if (delta === undefined && known !== undefined) continue;
+        if (delta === undefined && known !== undefined) return false;
         const sid = (known ?? admit(ss.labels)) as number;
         const exemplars = histogramExemplars(entry, keys);
         if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === undefined) {
           commits.push(writtenVector(ss, sid, v, entry));
-          continue;
+          return true;
         }
         // Read, add, write: we hold the write lock (IMMEDIATE), so no other process adds in between.
         (batch as RowBatch).settle(sid); // an overflow series may be pending already
         const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
         if (stored === undefined) {
           missing();
-          continue;
+          return true;
         }
         const rows = batch as RowBatch;
         const sum = this.scratch.added(stored, delta, n, rows.slot);
         rows.add(sid, sum, () => commits.push(writtenVector(ss, sid, v, entry)), missing);
+      }
+      return true;
+    };
+    const log = st.log;
+    // The change log's entries are taken now; should this flush not commit, every series is compared next time.
+    const changed = log ? log.take() : [];
+    const rescan = st.rescan;
+    st.rescan = true;
+    commits.push(() => {
+      state.rescan = false;
+    });
+    // A map other than the one the log hears of: the first flush, or the map was replaced (reset()).
+    const replaced = log !== undefined && log.map !== hashMap;
+    if (replaced && !(hashMap !== NO_ENTRIES && log.install(hashMap))) st.log = undefined;
+    const logged = st.log !== undefined && !replaced && !rescan && !fresh;
+    if (logged && !this.verifying) {
+      // Only what changed since the last flush (change-log.ts): an idle series costs nothing here.
+      for (const entry of changed) {
+        const hash = keyOf(entry);
+        if (hashMap[hash] !== entry || st.series.get(hash)?.visited === epoch) continue;
+        visit(hash, entry);
+      }
+    } else {
+      // Every series: the first flush, after reset()/remove()/zero(), a new connection, and every
+      // VERIFY_EVERY_MS; the change log hears of every entry seen here from now on.
+      const heard = logged ? new Set<PromEntry>(changed) : undefined;
+      let missed: string | undefined;
+      // Own keys only: a for-in would walk the map's prototype, the change log's trap, on V8's slow path.
+      for (const hash of Object.keys(hashMap)) {
+        let entry = hashMap[hash];
+        if (!entry) continue;
+        if (st.log) {
+          const tracked = st.log.track(hashMap, hash, entry);
+          if (tracked === undefined) st.log = undefined;
+          else if (tracked !== entry) {
+            // The entry was replaced by its tracked copy: it is still the entry this series was written from.
+            const ss = st.series.get(hash);
+            if (ss?.entry === entry) ss.entry = tracked;
+            entry = tracked;
+          }
+        }
+        if (visit(hash, entry) && heard && !heard.has(entry)) missed ??= hash;
+      }
+      if (missed !== undefined && st.log) {
+        st.log = undefined;
+        this.pending.push({
+          metric: def.name,
+          message: 'change not heard',
+          text: `metric ${def.name}: a change of series {${st.series.get(missed)?.labels ?? missed}} was not heard by the store's change tracking (its entry was replaced by code other than prom-client ${promClientVersion()}'s); it is written now, and every series of this metric is compared at every flush from now on`,
+        });
       }
     }
     if (st.detached.length > 0 && !isGauge)
@@ -668,6 +808,7 @@ function newSeries(hash: string, labels: string): SeriesState {
     nan: false,
     seen: 0,
     exemplars: undefined,
+    visited: 0,
   };
 }
 

@@ -1,0 +1,238 @@
+// Issue 17: a flush costs what changed since the last one. The store hears of prom-client's changes
+// (change-log.ts), so an idle worker takes no lock and writes nothing but a heartbeat every 10 intervals
+// (at most 10 s), and every way prom-client records a value is still written by the next flush.
+import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type MetricsStore, openStore } from './index.js';
+import { captureLogger, killAll, removeTempDirs, startFixture, tempDir } from './test-support/children.js';
+import { parseExposition, sampleValue } from './test-support/exposition.js';
+
+afterEach(killAll);
+afterAll(removeTempDirs);
+
+const quiet = { warn() {} };
+
+async function value(store: MetricsStore, name: string, labels: Record<string, string> = {}) {
+  return sampleValue(parseExposition(await store.metrics()), name, labels);
+}
+
+function walBytes(store: MetricsStore): number {
+  try {
+    return statSync(`${store.path}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
+
+describe('a flush with nothing changed', () => {
+  it('takes no lock: another process holding the write lock does not make idle flushes fail', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'jobs_total', help: 'Jobs', labelNames: ['q'], registers: [registry] });
+    for (let i = 0; i < 500; i++) c.inc({ q: `q${i}` });
+    const log = captureLogger();
+    const store = openStore({ dir: tempDir().dir, flushIntervalMs: 3_600_000, logger: log.logger });
+    store.attach(registry);
+    expect(store.flush()).toBe(true);
+    const locker = await startFixture('locker.mjs', [store.path]);
+    try {
+      for (let i = 0; i < 10; i++) expect(store.flush()).toBe(true);
+      expect(log.warnings).toEqual([]);
+      // A change does need the lock: that flush waits, fails, and keeps the value for later.
+      c.inc({ q: 'q7' }, 5);
+      expect(store.flush()).toBe(false);
+    } finally {
+      await locker.call('release');
+    }
+    expect(store.flush()).toBe(true);
+    expect(await value(store, 'jobs_total', { q: 'q7' })).toBe(6);
+    expect(store.health()).toMatchObject({ flushFailures: 0, liveWriters: 1 });
+    store.close();
+  });
+
+  it('writes only the heartbeat, once per 10 intervals: an idle worker barely grows the WAL', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'idle_total', help: 'x', labelNames: ['k'], registers: [registry] });
+    const h = new Histogram({ name: 'idle_seconds', help: 'x', labelNames: ['k'], registers: [registry] });
+    for (let i = 0; i < 200; i++) {
+      c.inc({ k: String(i) });
+      h.observe({ k: String(i) }, i / 100);
+    }
+    // 20 ms flushes: the heartbeat is due every 200 ms, so about 5 writes a second where there were 50.
+    const store = openStore({ dir: tempDir().dir, flushIntervalMs: 20, logger: quiet });
+    store.attach(registry);
+    expect(store.flush()).toBe(true);
+    const reader = new Database(store.path, { readonly: true });
+    const heartbeat = () =>
+      (reader.prepare('SELECT heartbeat_at FROM writers').get() as { heartbeat_at: number }).heartbeat_at;
+    try {
+      const before = walBytes(store);
+      const beats = new Set<number>();
+      const start = Date.now();
+      while (Date.now() - start < 1000) {
+        beats.add(heartbeat());
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const frames = (walBytes(store) - before) / (4096 + 24);
+      // Each commit appends at least one page frame to the WAL; 50 ticks in that second found nothing to write.
+      expect(frames).toBeLessThan(20);
+      // The heartbeat kept coming, so the writer is neither dead nor stalled.
+      expect(beats.size).toBeGreaterThanOrEqual(3);
+      expect(beats.size).toBeLessThanOrEqual(8);
+      expect(store.health()).toMatchObject({ liveWriters: 1, stalledWriters: 0 });
+      // And a change is written by the next tick, without waiting for the heartbeat.
+      c.inc({ k: '3' }, 10);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await value(store, 'idle_total', { k: '3' })).toBe(11);
+    } finally {
+      reader.close();
+      store.close();
+    }
+  });
+});
+
+describe('every way prom-client records a value is written by the next flush', () => {
+  it('existing and new series, labels() children, zero(), reset(), remove() and late registration', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'c_total', help: 'c', labelNames: ['k'], registers: [registry] });
+    const h = new Histogram({
+      name: 'h_seconds',
+      help: 'h',
+      labelNames: ['k'],
+      buckets: [1, 2],
+      registers: [registry],
+    });
+    const s = new Summary({ name: 's_seconds', help: 's', registers: [registry] });
+    const g = new Gauge({ name: 'g', help: 'g', labelNames: ['k'], registers: [registry] });
+    const child = c.labels('child');
+    c.inc({ k: 'a' });
+    const store = openStore({ dir: tempDir().dir, flushIntervalMs: 3_600_000, logger: quiet });
+    store.attach(registry);
+    store.flush();
+    const steps: Array<[string, () => void, () => Promise<void>]> = [
+      [
+        'inc of an existing series',
+        () => c.inc({ k: 'a' }, 2),
+        async () => expect(await value(store, 'c_total', { k: 'a' })).toBe(3),
+      ],
+      [
+        'inc of a new series',
+        () => c.inc({ k: 'b' }, 4),
+        async () => expect(await value(store, 'c_total', { k: 'b' })).toBe(4),
+      ],
+      [
+        'a labels() child made before attach',
+        () => child.inc(7),
+        async () => expect(await value(store, 'c_total', { k: 'child' })).toBe(7),
+      ],
+      [
+        'observe, new and existing',
+        () => {
+          h.observe({ k: 'x' }, 0.5);
+          h.observe({ k: 'x' }, 1.5);
+        },
+        async () => {
+          expect(await value(store, 'h_seconds_count', { k: 'x' })).toBe(2);
+          expect(await value(store, 'h_seconds_bucket', { k: 'x', le: '1' })).toBe(1);
+        },
+      ],
+      [
+        'Histogram.zero() then observe',
+        () => {
+          h.zero({ k: 'z' });
+          h.observe({ k: 'z' }, 3);
+        },
+        async () => expect(await value(store, 'h_seconds_count', { k: 'z' })).toBe(1),
+      ],
+      [
+        'observe after zero(), the next flush',
+        () => h.observe({ k: 'z' }, 3),
+        async () => expect(await value(store, 'h_seconds_count', { k: 'z' })).toBe(2),
+      ],
+      ['summary observe', () => s.observe(2), async () => expect(await value(store, 's_seconds_sum')).toBe(2)],
+      [
+        'reset() then inc',
+        () => {
+          c.reset();
+          c.inc({ k: 'a' }, 10);
+        },
+        async () => expect(await value(store, 'c_total', { k: 'a' })).toBe(13),
+      ],
+      [
+        'inc after reset(), the next flush',
+        () => c.inc({ k: 'a' }),
+        async () => expect(await value(store, 'c_total', { k: 'a' })).toBe(14),
+      ],
+      [
+        'remove() then inc again',
+        () => {
+          c.remove({ k: 'b' });
+          c.inc({ k: 'b' }, 1);
+        },
+        async () => expect(await value(store, 'c_total', { k: 'b' })).toBe(5),
+      ],
+      ['gauge set', () => g.set({ k: 'a' }, 42), async () => expect(await value(store, 'g', { k: 'a' })).toBe(42)],
+      [
+        'a metric registered after the first flush',
+        () => {
+          new Counter({ name: 'late_total', help: 'l', registers: [registry] }).inc(9);
+        },
+        async () => expect(await value(store, 'late_total')).toBe(9),
+      ],
+    ];
+    for (const [what, act, check] of steps) {
+      act();
+      expect(store.flush(), what).toBe(true);
+      await check().catch((err: Error) => {
+        throw new Error(`${what}: ${err.message}`);
+      });
+    }
+    store.close();
+  });
+
+  it('an entry replaced behind prom-client is written by the exit flush at the latest, and reported once', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'hand_total', help: 'h', labelNames: ['k'], registers: [registry] });
+    c.inc({ k: 'a' }, 1);
+    const log = captureLogger();
+    const dir = tempDir().dir;
+    const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
+    store.attach(registry);
+    store.flush();
+    // Not something prom-client 15 does: a plain object put in place of the entry, under its key.
+    const map = (c as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
+    map['k:a,'] = { value: 40, labels: { k: 'a' } };
+    store.close(); // the exit flush compares every series
+    const reader = openStore({ dir, logger: quiet });
+    // A new entry object is a reset the store did not see (as before change tracking): 1 + 40.
+    expect(await value(reader, 'hand_total', { k: 'a' })).toBe(41);
+    reader.close();
+    expect(log.warnings.filter((w) => w.includes('was not heard by the store'))).toHaveLength(1);
+    expect(log.warnings.join('\n')).toContain('metric hand_total: a change of series {k="a"}');
+  });
+
+  it('leaves prom-client reading its own values unchanged (registry.metrics(), get(), JSON)', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'same_total', help: 's', labelNames: ['k'], registers: [registry] });
+    const h = new Histogram({ name: 'same_seconds', help: 's', buckets: [1], registers: [registry] });
+    c.inc({ k: 'a' }, 2);
+    h.observe(0.5);
+    const before = await registry.metrics();
+    const store = openStore({ dir: tempDir().dir, flushIntervalMs: 3_600_000, logger: quiet });
+    store.attach(registry);
+    store.flush();
+    c.inc({ k: 'a' }, 3);
+    c.inc({ k: 'b' }, 1);
+    h.observe(0.5);
+    store.flush();
+    const text = await registry.metrics();
+    expect(text).not.toBe(before);
+    expect(text).toContain('same_total{k="a"} 5');
+    expect(text).toContain('same_total{k="b"} 1');
+    expect(text).toContain('same_seconds_count 2');
+    expect(JSON.stringify(await registry.getMetricsAsJSON())).toContain('"value":5');
+    expect((await c.get()).values.map((v) => v.value).sort()).toEqual([1, 5]);
+    store.close();
+  });
+});
