@@ -94,7 +94,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, scraper: Scrape
   if (!result.ok) return plain(req, res, result.status, result.message);
   const { exposition } = result;
   const gzip = acceptsGzip(req.headers['accept-encoding']);
-  const body = gzip ? await exposition.gzip() : exposition.body;
+  const chunks = await exposition.chunks(gzip);
   if (res.destroyed) return;
   res.statusCode = 200;
   res.setHeader(
@@ -104,9 +104,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, scraper: Scrape
   res.setHeader('Vary', 'Accept, Accept-Encoding');
   res.setHeader('Cache-Control', 'no-store');
   if (gzip) res.setHeader('Content-Encoding', 'gzip');
-  res.setHeader('Content-Length', body.length);
+  res.setHeader('Content-Length', chunks.reduce((n, c) => n + c.length, 0));
   if (req.method === 'HEAD') res.end();
-  else res.end(body);
+  else {
+    for (const chunk of chunks.slice(0, -1)) res.write(chunk);
+    res.end(chunks.at(-1));
+  }
 }
 
 /** The path of a request target, without query string; absolute-form targets (RFC 9112 §3.2.2) lose their origin. */

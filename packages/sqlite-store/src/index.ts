@@ -8,6 +8,7 @@ export type {
   ExpositionFormat,
   ExtraFamily,
   ExtraSample,
+  FlushOptions,
   MetricsOptions,
   MetricsStore,
   Scrape,

@@ -26,6 +26,12 @@ type SeriesRow = [number, number, string, number, Uint8Array | null, number | nu
  * called once they are rendered, so that a scrape's duration it reports includes their rendering.
  */
 export function render(snap: Snapshot, openMetrics: boolean, extra: () => string = () => ''): string {
+  const out = renderStored(snap, openMetrics) + extra();
+  return openMetrics ? `${out}# EOF\n` : out;
+}
+
+/** The stored families alone (what render() puts before the extra families and `# EOF`). */
+export function renderStored(snap: Snapshot, openMetrics: boolean): string {
   const byMetric = new Map<number, SeriesRow[]>();
   for (const row of snap.series as SeriesRow[]) {
     const list = byMetric.get(row[0]);
@@ -64,8 +70,7 @@ export function render(snap: Snapshot, openMetrics: boolean, extra: () => string
     const family = openMetrics && type === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
     out += `# HELP ${family} ${escapeHelp(help, openMetrics)}\n# TYPE ${family} ${type}\n${body}`;
   }
-  out += extra();
-  return openMetrics ? `${out}# EOF\n` : out;
+  return out;
 }
 
 const braces = (labels: string) => (labels ? `{${labels}}` : '');

@@ -19,19 +19,21 @@ interface HealthRows {
 /**
  * Read the rows to render and the store's health in one deferred (read) transaction: WAL readers see one
  * committed state from the first read on, so a writer that flushes meanwhile is in both or in neither
- * (issue 15: `metrics()` and `health()` used to be two reads that could disagree). Without `rows`, only
- * the health is read (a few small tables); with `exemplars`, the exemplars too (OpenMetrics scrapes).
+ * (issue 15: `metrics()` and `health()` used to be two reads that could disagree). Only the health is
+ * read (a few small tables) when `rows` says no to the state's key (see stateKey); with `exemplars`, the
+ * exemplars too (OpenMetrics scrapes).
  */
 export function readSnapshot(
   db: Database.Database,
   s: Statements,
   now: number,
-  rows: boolean,
+  rows: (key: string) => boolean,
   exemplars = false,
-): { snapshot: Snapshot | undefined; health: HealthRows } {
+): { snapshot: Snapshot | undefined; health: HealthRows; key: string } {
   return db
     .transaction(() => {
       const writers = viewWriters(s, now);
+      const key = stateKey(s, writers);
       const meta = (key: string) => Number((s.getMeta.get(key) as { value: number } | undefined)?.value ?? 0);
       const health: HealthRows = {
         writers,
@@ -44,7 +46,7 @@ export function readSnapshot(
           detail: c.detail,
         })),
       };
-      const snapshot = rows
+      const snapshot = rows(key)
         ? {
             metrics: s.readMetrics.all() as unknown[][],
             series: s.readSeries.all() as unknown[][],
@@ -54,9 +56,21 @@ export function readSnapshot(
             writers,
           }
         : undefined;
-      return { snapshot, health };
+      return { snapshot, health, key };
     })
     .deferred();
+}
+
+/**
+ * What the rendered families depend on, in a few bytes: the same key means the same rows and the same
+ * live writers, so the same exposition (issue 17: a scrape of an unchanged store renders nothing).
+ * `data_version` changes with every commit of another connection, `total_changes()` with every change of
+ * this one (the folding of dead writers); which writers are alive decides the live gauge modes.
+ */
+function stateKey(s: Statements, writers: WriterView[]): string {
+  let key = `${s.dataVersion.get() as number}:${s.totalChanges.get() as number}:`;
+  for (const w of writers) if (w.alive) key += `${w.row.id},`;
+  return key;
 }
 
 /** The public health of a snapshot. The file size is the one value read outside it (it is no row). */

@@ -82,6 +82,8 @@ const SQL = {
   readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
   readExemplars: 'raw:SELECT series_id, slot, labels, value, ts FROM exemplars',
   readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
+  dataVersion: 'pluck:PRAGMA data_version',
+  totalChanges: 'pluck:SELECT total_changes()',
 } as const;
 
 export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };

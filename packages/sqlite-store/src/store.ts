@@ -9,12 +9,21 @@ import { ConfigError, StoreError } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { currentIdentity, heartbeatEveryMs } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
-import { render, type Snapshot } from './render.js';
+import { renderStored, type Snapshot } from './render.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
 import { clearDatabase } from './schema.js';
 import { healthOf, readSnapshot } from './snapshot.js';
 import type { Statements } from './statements.js';
-import type { MetricsOptions, MetricsStore, Scrape, ScrapeOptions, StoreHealth, StoreOptions } from './types.js';
+import type {
+  ExpositionFormat,
+  FlushOptions,
+  MetricsOptions,
+  MetricsStore,
+  Scrape,
+  ScrapeOptions,
+  StoreHealth,
+  StoreOptions,
+} from './types.js';
 import { type FlushNotice, Writer } from './writer.js';
 
 export const DB_FILE = 'kci-metrics.sqlite';
@@ -65,13 +74,17 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   let busyStreak = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** The stored families last rendered, per format, with the key of the state they were rendered from. */
+  const rendered = new Map<ExpositionFormat, { key: string; text: string; version: number }>();
+  let versions = 0;
 
   if (opts.fresh) conn.use('STORE_OPEN_FAILED', EXIT_BUSY_MS, (db) => clearDatabase(db));
 
-  const flush = (exiting = false): boolean => {
+  /** `ifChanged`: only when there is something to write or the heartbeat is due (the timer's flushes). */
+  const flush = (exiting = false, ifChanged = false): boolean => {
     if (closed || writer.registries.length === 0) return !closed;
     // Nothing changed and the heartbeat is not due: no lock, no write (the exit flush always writes).
-    if (!exiting && !writer.needsWrite(Date.now())) return true;
+    if (ifChanged && !exiting && !writer.needsWrite(Date.now())) return true;
     const notices: FlushNotice[] = [];
     try {
       // Once a lock has lasted long enough to count as a failure, periodic attempts stop waiting for it:
@@ -152,9 +165,11 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       throw new ConfigError('format', format, '"prometheus" or "openmetrics"');
     }
     const openMetrics = format === 'openmetrics';
+    const last = rendered.get(format);
     const {
       snapshot,
       health: rows,
+      key,
       now,
     } = read((db, s) => {
       const now = Date.now();
@@ -168,15 +183,27 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       } finally {
         db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
       }
-      return { ...readSnapshot(db, s, now, true, openMetrics), now };
+      // A connection of another generation is another file: nothing rendered before holds for it.
+      const want = (key: string) => last?.key !== `${conn.generation}:${key}`;
+      const read = readSnapshot(db, s, now, want, openMetrics);
+      return { ...read, key: `${conn.generation}:${read.key}`, now };
     });
     const health = healthOf(path, rows, now);
-    const body = render(snapshot as Snapshot, openMetrics, () => {
-      // Called after the stored families are rendered: a scrape duration among the extras covers them.
-      const families = typeof extra === 'function' ? validateExtraFamilies(extra(health)) : extra;
-      return renderExtraFamilies(families, openMetrics);
-    });
-    return { format, body, health };
+    let stored = last;
+    if (snapshot) {
+      stored = { key, text: renderStored(snapshot, openMetrics), version: ++versions };
+      rendered.set(format, stored);
+    }
+    const text = (stored as { text: string }).text;
+    // After the stored families are rendered: a scrape duration among the extras covers them.
+    const families = typeof extra === 'function' ? validateExtraFamilies(extra(health)) : extra;
+    const tail = renderExtraFamilies(families, openMetrics) + (openMetrics ? '# EOF\n' : '');
+    return {
+      format,
+      body: text + tail,
+      parts: { stored: text, version: (stored as { version: number }).version, tail },
+      health,
+    };
   };
 
   return {
@@ -189,11 +216,11 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       // Metrics whose prom-client internals this store cannot read are read through prom-client's async
       // public API first (prom-internals.ts); the flush itself stays synchronous.
       const tick = () => {
-        if (!writer.needsRefresh()) flush();
+        if (!writer.needsRefresh()) flush(false, true);
         else
           writer.refresh().then(
-            () => flush(),
-            () => flush(),
+            () => flush(false, true),
+            () => flush(false, true),
           );
       };
       // The first flush comes at a random point of the first interval, so that workers forked together do
@@ -207,7 +234,14 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       process.on('exit', onExit);
       for (const sig of SIGNALS) process.on(sig, onSignal);
     },
-    flush: () => flush(),
+    flush(flushOptions?: FlushOptions) {
+      if (flushOptions !== undefined && (flushOptions === null || typeof flushOptions !== 'object'))
+        throw new ConfigError('flush options', flushOptions, 'an object { ifChanged? }');
+      const ifChanged = flushOptions?.ifChanged;
+      if (ifChanged !== undefined && typeof ifChanged !== 'boolean')
+        throw new ConfigError('flush option ifChanged', ifChanged, 'true or false');
+      return flush(false, ifChanged ?? false);
+    },
     metrics(metricsOptions: MetricsOptions = {}) {
       try {
         return Promise.resolve(scrape(metricsOptions.format, []).body);
@@ -230,7 +264,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     health(): StoreHealth {
       return read((db, s) => {
         const now = Date.now();
-        return healthOf(path, readSnapshot(db, s, now, false).health, now);
+        return healthOf(path, readSnapshot(db, s, now, () => false).health, now);
       });
     },
     close() {

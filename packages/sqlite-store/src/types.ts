@@ -74,6 +74,12 @@ export interface Scrape {
   format: ExpositionFormat;
   /** The merged exposition, extra families included; OpenMetrics ends with one `# EOF`. */
   body: string;
+  /**
+   * The body in two parts, `stored + tail`: the stored families, and the extra families (plus `# EOF`).
+   * While nothing stored changed, scrapes of a format return the same `stored` string and `version`, read
+   * and rendered once: a caller can keep what it derives from it (bytes, compressed bytes) by version.
+   */
+  parts: { stored: string; version: number; tail: string };
   health: StoreHealth;
 }
 
@@ -109,13 +115,22 @@ export interface StoreHealth {
 }
 
 /** The cross-process store. Workers `attach()` a registry; the aggregator calls `metrics()`. */
+export interface FlushOptions {
+  /** Write only when a value changed since the last flush or the heartbeat is due (default false). */
+  ifChanged?: boolean;
+}
+
 export interface MetricsStore {
   /** The SQLite database file. */
   readonly path: string;
   /** Worker side: persist this registry every flush interval and when the process exits. */
   attach(registry: Registry): void;
-  /** Worker side: persist now, synchronously. Returns false when the store could not be written (values are kept for the next flush). */
-  flush(): boolean;
+  /**
+   * Worker side: persist now, synchronously. Returns false when the store could not be written (values are
+   * kept for the next flush). With `ifChanged`, only when something changed or the heartbeat is due, as the
+   * interval's flushes do: otherwise it returns true without taking a lock or writing anything.
+   */
+  flush(options?: FlushOptions): boolean;
   /** Aggregator side: the text exposition merged over every process that wrote. Rejects with a StoreError when the store cannot be read. */
   metrics(options?: MetricsOptions): Promise<string>;
   /**
