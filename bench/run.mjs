@@ -5,7 +5,9 @@
  * last stdout line is `{"bench":"summary",...}`.
  *
  * Env: BENCH_QUICK=1 (reduced grid, shorter runs), BENCH_FULL=1 (adds AggregatorRegistry at W=32,
- * S=10000), BENCH_ONLY=scrape,record,flush (a subset). See bench/README.md.
+ * S=10000), BENCH_ONLY=scrape,record,flush,express-throughput,http-scrape (a subset), BENCH_BASELINE (a
+ * built checkout: adds http-scrape), BENCH_BASE_STORE (another store build: the flush benchmark runs both).
+ * See bench/README.md.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { evaluateTargets, formatTable } from './lib/report.mjs';
 import { emit, round } from './lib/stats.mjs';
 
-const SECTIONS = ['scrape', 'record', 'flush'];
+// http-scrape compares with another build (BENCH_BASELINE, the root of a built checkout): run only when set.
+const SECTIONS = [
+  'scrape',
+  'record',
+  'flush',
+  'express-throughput',
+  ...(process.env.BENCH_BASELINE ? ['http-scrape'] : []),
+];
 
 // `node bench/run.mjs --report results/<time>.jsonl`: print the table of a saved run again.
 if (process.argv[2] === '--report') {

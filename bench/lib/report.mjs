@@ -34,8 +34,10 @@ export function evaluateTargets(records) {
     limit: '<= 1.05',
     pass: rec ? rec.ratio <= 1.05 : null,
   });
+  const flushOf = (S, changed) =>
+    records.find((r) => r.bench === 'flush' && r.build !== 'base' && r.S === S && r.changed === changed);
   for (const changed of ['all', '10%']) {
-    const f = records.find((r) => r.bench === 'flush' && r.S === 1000 && r.changed === changed);
+    const f = flushOf(1000, changed);
     targets.push({
       name: `flush S=1000 (${changed} series changed per interval): % of one core`,
       value: f?.pctOfCore ?? null,
@@ -43,12 +45,64 @@ export function evaluateTargets(records) {
       pass: f ? f.pctOfCore <= 1 : null,
     });
   }
+  // Issue 17, S=10000.
+  for (const [changed, limit] of [
+    ['none', 0.05],
+    ['10%', 0.3],
+    ['all', 2],
+  ]) {
+    const f = flushOf(10000, changed);
+    targets.push({
+      name: `flush S=10000 (${changed} series changed per interval): % of one core`,
+      value: f?.pctOfCore ?? null,
+      limit: `<= ${limit}`,
+      pass: f ? f.pctOfCore <= limit : null,
+    });
+  }
+  for (const [changed, limit] of [
+    ['none', 5],
+    ['10%', 30],
+    ['all', 120],
+  ]) {
+    for (const format of ['prometheus', 'openmetrics']) {
+      const h = records.find(
+        (r) =>
+          r.bench === 'http-scrape' &&
+          r.workers === 8 &&
+          r.series === 10000 &&
+          r.format === format &&
+          r.changed === changed,
+      );
+      targets.push({
+        name: `HTTP scrape with gzip, W=8 S=10000, ${format}, ${changed} changed: median ms`,
+        value: h?.currentMs ?? null,
+        limit: `<= ${limit}`,
+        pass: h ? h.currentMs <= limit : null,
+      });
+    }
+  }
+  const ex = records.find((r) => r.bench === 'express-throughput');
+  targets.push(
+    {
+      name: 'Express, one process: @kci-metrics/express + store / metrics off (throughput)',
+      value: ex?.kciVsOff ?? null,
+      limit: '>= 0.97',
+      pass: ex ? ex.kciVsOff >= 0.97 : null,
+    },
+    {
+      name: 'Express, one process: @kci-metrics/express + store / express-prom-bundle (throughput)',
+      value: ex?.kciVsPromBundle ?? null,
+      limit: '>= 1.2',
+      pass: ex ? ex.kciVsPromBundle >= 1.2 : null,
+    },
+  );
   return targets;
 }
 
 /** Plain-text tables for stderr (and for pasting into a README). */
 export function formatTable(records, machine, summary) {
   const lines = [];
+  const ex = records.find((r) => r.bench === 'express-throughput');
   lines.push(
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGb} GB, Node ${machine.node}, ${machine.os}`,
   );
@@ -91,11 +145,37 @@ export function formatTable(records, machine, summary) {
   if (flush.length) {
     lines.push(
       '',
-      '| flush | series changed per interval | CPU ms per flush | % of one core at 1000 ms |',
-      '|---|---|---|---|',
+      '| flush | build | series changed per interval | CPU ms per flush (mean) | median | % of one core at 1000 ms |',
+      '|---|---|---|---|---|---|',
     );
     for (const r of flush)
-      lines.push(`| S=${r.S} | ${r.changed} (${r.changedSeries}) | ${r.cpuMsPerFlush} | ${r.pctOfCore}% |`);
+      lines.push(
+        `| S=${r.S} | ${r.build ?? 'current'} | ${r.changed} (${r.changedSeries}) | ${r.cpuMsPerFlush} | ${r.cpuMsMedian} | ${r.pctOfCore}% |`,
+      );
+  }
+  const http = records.filter((r) => r.bench === 'http-scrape');
+  if (http.length) {
+    lines.push(
+      '',
+      '| HTTP scrape, gzip | W | S | changed | this build: median ms (aggregator CPU ms) | baseline | gzip bytes |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const r of http)
+      lines.push(
+        `| ${r.format} | ${r.workers} | ${r.series} | ${r.changed} | ${ms(r.currentMs)} (${r.currentCpuMs}) | ${ms(r.baselineMs)} (${r.baselineCpuMs}) | ${r.currentGzipBytes} vs ${r.baselineGzipBytes} |`,
+      );
+    for (const r of records.filter((x) => x.bench === 'http-scrape-memory'))
+      lines.push(`| aggregator RSS | ${r.workers} | ${r.series} | | ${r.currentRssMb} MB | ${r.baselineRssMb} MB | |`);
+  }
+  if (ex) {
+    lines.push(
+      '',
+      '| Express, one process | req/s (median of blocks) | vs off |',
+      '|---|---|---|',
+      `| metrics off | ${ex.offRps} | 1 |`,
+      `| express-prom-bundle | ${ex.promBundleRps} | ${ex.promBundleVsOff}x (${ex.promBundleVsOffRange.join('-')}) |`,
+      `| @kci-metrics/express + store | ${ex.kciRps} | ${ex.kciVsOff}x (${ex.kciVsOffRange.join('-')}); ${ex.kciVsPromBundle}x express-prom-bundle |`,
+    );
   }
   lines.push('', 'Targets:');
   for (const t of summary.targets) {

@@ -66,8 +66,8 @@ export type ScrapeResult = { ok: true; exposition: Exposition } | { ok: false; s
  */
 export class Scraper {
   private readonly inFlight = new Map<ExpositionFormat, Promise<ScrapeResult>>();
-  /** The stored part last rendered, per format: at most one per format is held. */
-  private readonly stored = new Map<ExpositionFormat, StoredPart>();
+  /** The stored part last rendered (the store keeps one rendering too: one format is scraped at a time). */
+  private stored: StoredPart | undefined;
 
   constructor(
     private readonly store: MetricsStore,
@@ -110,10 +110,10 @@ export class Scraper {
     }
     this.watch.succeeded(scrape.health);
     const { parts } = scrape;
-    let stored = this.stored.get(format);
+    let stored = this.stored;
     if (stored?.version !== parts.version) {
       stored = new StoredPart(parts.version, Buffer.from(parts.stored, 'utf8'));
-      this.stored.set(format, stored);
+      this.stored = stored;
     }
     return { ok: true, exposition: new Exposition(format, stored, Buffer.from(parts.tail, 'utf8')) };
   }

@@ -74,8 +74,11 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   let busyStreak = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  /** The stored families last rendered, per format, with the key of the state they were rendered from. */
-  const rendered = new Map<ExpositionFormat, { key: string; text: string; version: number }>();
+  /**
+   * The stored families last rendered, with their format and the key of the state they were rendered from.
+   * One only: a Prometheus server scrapes in one format, and at S=100000 a rendering is 140 MB.
+   */
+  let rendered: { format: ExpositionFormat; key: string; text: string; version: number } | undefined;
   let versions = 0;
 
   if (opts.fresh) conn.use('STORE_OPEN_FAILED', EXIT_BUSY_MS, (db) => clearDatabase(db));
@@ -165,7 +168,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       throw new ConfigError('format', format, '"prometheus" or "openmetrics"');
     }
     const openMetrics = format === 'openmetrics';
-    const last = rendered.get(format);
+    const last = rendered?.format === format ? rendered : undefined;
     const {
       snapshot,
       health: rows,
@@ -191,8 +194,8 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     const health = healthOf(path, rows, now);
     let stored = last;
     if (snapshot) {
-      stored = { key, text: renderStored(snapshot, openMetrics), version: ++versions };
-      rendered.set(format, stored);
+      stored = { format, key, text: renderStored(snapshot, openMetrics), version: ++versions };
+      rendered = stored;
     }
     const text = (stored as { text: string }).text;
     // After the stored families are rendered: a scrape duration among the extras covers them.

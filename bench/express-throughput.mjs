@@ -1,0 +1,102 @@
+/**
+ * express-throughput: requests per second a minimal CPU-bound Express app serves in one process (two
+ * parameterised routes returning small JSON, bench/express-server.mjs) with metrics off, with
+ * express-prom-bundle, and with @kci-metrics/express plus the SQLite store (issue 17), in blocks of fresh
+ * processes: each block starts the three variants in turn (the order rotates), warms each up, then loads it
+ * for BENCH_EXPRESS_MS with keep-alive connections from this process. `ratio` = variant / off within the
+ * block; the median over blocks is reported, with the range.
+ *
+ * Env: BENCH_EXPRESS_BLOCKS (default 6), BENCH_EXPRESS_MS (default 3000), BENCH_EXPRESS_CONNECTIONS (default 16).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { emit, envInt, median, QUICK, round } from './lib/stats.mjs';
+
+const SERVER = fileURLToPath(new URL('express-server.mjs', import.meta.url));
+const BLOCKS = envInt('BENCH_EXPRESS_BLOCKS', QUICK ? 2 : 6);
+const DURATION_MS = envInt('BENCH_EXPRESS_MS', QUICK ? 1500 : 3000);
+const CONNECTIONS = envInt('BENCH_EXPRESS_CONNECTIONS', 16);
+const VARIANTS = ['off', 'prom-bundle', 'kci'];
+const PATHS = ['/api/tree/5e1f2a9/summary', '/api/build/b1234', '/api/tree/9c0ffee/summary', '/api/build/b5678'];
+
+function start(variant, dir) {
+  const child = spawn(process.execPath, [SERVER, variant, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((ready, fail) => {
+    child.stdout.once('data', (d) => ready({ port: Number(String(d).trim()), child }));
+    child.once('exit', (code) => fail(new Error(`${variant} server exited ${code}`)));
+  });
+}
+
+/** Keep CONNECTIONS requests in flight for `ms`; the number completed. */
+function load(port, ms) {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const until = Date.now() + ms;
+  let done = 0;
+  let k = 0;
+  return new Promise((finish, fail) => {
+    let open = 0;
+    const next = () => {
+      if (Date.now() >= until) {
+        if (open === 0) {
+          agent.destroy();
+          finish(done);
+        }
+        return;
+      }
+      open++;
+      get({ host: '127.0.0.1', port, path: PATHS[k++ % PATHS.length], agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          open--;
+          if (res.statusCode !== 200) fail(new Error(`status ${res.statusCode}`));
+          done++;
+          next();
+        });
+      }).on('error', fail);
+    };
+    for (let i = 0; i < CONNECTIONS; i++) next();
+  });
+}
+
+const ratios = { 'prom-bundle': [], kci: [] };
+const rps = { off: [], 'prom-bundle': [], kci: [] };
+for (let block = 0; block < BLOCKS; block++) {
+  const order = VARIANTS.map((_, i) => VARIANTS[(i + block) % VARIANTS.length]);
+  const got = {};
+  for (const variant of order) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-express-'));
+    const { port, child } = await start(variant, dir);
+    try {
+      await load(port, 500); // warm-up: JIT, the store's first flush
+      got[variant] = (await load(port, DURATION_MS)) / (DURATION_MS / 1000);
+    } finally {
+      await new Promise((done) => child.once('exit', done) && child.kill('SIGTERM'));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  for (const v of VARIANTS) rps[v].push(got[v]);
+  ratios['prom-bundle'].push(got['prom-bundle'] / got.off);
+  ratios.kci.push(got.kci / got.off);
+}
+const record = {
+  bench: 'express-throughput',
+  offRps: round(median(rps.off), 0),
+  promBundleRps: round(median(rps['prom-bundle']), 0),
+  kciRps: round(median(rps.kci), 0),
+  promBundleVsOff: round(median(ratios['prom-bundle'])),
+  kciVsOff: round(median(ratios.kci)),
+  kciVsOffRange: [round(Math.min(...ratios.kci)), round(Math.max(...ratios.kci))],
+  promBundleVsOffRange: [round(Math.min(...ratios['prom-bundle'])), round(Math.max(...ratios['prom-bundle']))],
+  kciVsPromBundle: round(median(rps.kci.map((r, i) => r / rps['prom-bundle'][i]))),
+  blocks: BLOCKS,
+  durationMs: DURATION_MS,
+  connections: CONNECTIONS,
+};
+emit(record);
+process.stderr.write(
+  `express: off ${record.offRps} req/s; express-prom-bundle ${record.promBundleVsOff}x of off; @kci-metrics/express + store ${record.kciVsOff}x of off (${record.kciVsOffRange.join('-')}), ${record.kciVsPromBundle}x express-prom-bundle\n`,
+);
