@@ -229,7 +229,7 @@ describe.skipIf(!prometheus || !promtool)(
       expect(text).toContain('http_request_duration_seconds_count{method="GET",route="/api/tree/",status_code="200"}');
       expect(text).toContain('\nkci_metrics_scrape_duration_seconds ');
       const up = await prom.query('up{job="kci-metrics"}');
-      expect((up.data?.result as Array<{ value: [number, string] }>).map((r) => r.value[1])).toEqual(['1']);
+      expect(((up.data?.result ?? []) as Array<{ value: [number, string] }>).map((r) => r.value[1])).toEqual(['1']);
       expect(await panelValue(prom, 'Aggregators up')).toBe(1);
     });
 

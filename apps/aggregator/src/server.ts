@@ -104,7 +104,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, scraper: Scrape
   res.setHeader('Vary', 'Accept, Accept-Encoding');
   res.setHeader('Cache-Control', 'no-store');
   if (gzip) res.setHeader('Content-Encoding', 'gzip');
-  res.setHeader('Content-Length', chunks.reduce((n, c) => n + c.length, 0));
+  res.setHeader(
+    'Content-Length',
+    chunks.reduce((n, c) => n + c.length, 0),
+  );
   if (req.method === 'HEAD') res.end();
   else {
     for (const chunk of chunks.slice(0, -1)) res.write(chunk);

@@ -9,7 +9,7 @@ import { ConfigError, StoreError } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { currentIdentity, heartbeatEveryMs } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
-import { renderStored, type Snapshot } from './render.js';
+import { renderStored } from './render.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
 import { clearDatabase } from './schema.js';
 import { healthOf, readSnapshot } from './snapshot.js';
