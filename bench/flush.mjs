@@ -9,17 +9,21 @@
  *   none - nothing changed (an idle worker still flushes: heartbeat and change detection)
  * The first flush of a process (it creates every series row) is reported apart.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { countingLogger, loadStore, promClient } from './lib/deps.mjs';
 import { emit, listFromEnv, median, QUICK, round } from './lib/stats.mjs';
 import { defineMetrics, labelSets, touch } from './lib/workload.mjs';
 
-const BUILDS = [{ build: 'current', ...(await loadStore()) }];
-// BENCH_BASE_STORE=<path to another build's dist/index.js>: the same runs against that build, in turn with
-// this one, so the two are compared under the same machine load.
-if (process.env.BENCH_BASE_STORE) BUILDS.push({ build: 'base', ...(await loadStore(process.env.BENCH_BASE_STORE)) });
+// BENCH_BASE_STORE=<path to another build's dist/index.js>: every case runs against that build too, each
+// case and build in a fresh process of its own, the two builds in turn (two builds in one process share
+// prom-client's JIT state, which made whichever ran first measure slower).
+const CHILD = process.env.BENCH_FLUSH_CHILD; // "<build>:<S>:<scenario>", set for those processes
+const build = CHILD?.split(':')[0] ?? 'current';
+const { openStore } = await loadStore(build === 'base' ? process.env.BENCH_BASE_STORE : undefined);
 const INTERVAL_MS = 1000; // the documented default (PROMETHEUS_METRICS_FLUSH_INTERVAL_MS unset)
 const SERIES = listFromEnv('BENCH_FLUSH_SERIES') ?? [1000, 10000];
 const SCENARIOS = [
@@ -35,21 +39,42 @@ const realNow = Date.now;
 let virtualNow = realNow();
 Date.now = () => virtualNow;
 
-for (const series of SERIES) {
-  for (const scenario of SCENARIOS) {
-    for (const b of BUILDS) {
-      const dir = mkdtempSync(join(tmpdir(), 'kci-bench-flush-'));
-      try {
-        runScenario(dir, series, scenario, b);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+if (CHILD) {
+  const [, S, name] = CHILD.split(':');
+  runCase(
+    Number(S),
+    SCENARIOS.find((c) => c.name === name),
+    build,
+  );
+} else {
+  for (const series of SERIES) {
+    for (const scenario of SCENARIOS) {
+      if (!process.env.BENCH_BASE_STORE) runCase(series, scenario, 'current');
+      else for (const b of ['current', 'base']) inChild(`${b}:${series}:${scenario.name}`);
     }
   }
 }
 Date.now = realNow;
 
-function runScenario(dir, series, scenario, { build, openStore }) {
+function runCase(series, scenario, build) {
+  const dir = mkdtempSync(join(tmpdir(), 'kci-bench-flush-'));
+  try {
+    runScenario(dir, series, scenario, build);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Run one case in a fresh process; its JSON line comes out on our stdout. */
+function inChild(spec) {
+  const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_FLUSH_CHILD: spec },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`flush case ${spec} failed (exit ${r.status ?? r.signal})`);
+}
+
+function runScenario(dir, series, scenario, build) {
   // 130 intervals: two of the store's periodic full comparisons (the first comes 30-60 s after the first flush).
   const reps = QUICK ? 30 : 130;
   const registry = new promClient.Registry();
