@@ -193,6 +193,37 @@ describe('every way prom-client records a value is written by the next flush', (
     store.close();
   });
 
+  it('values a collect() callback applies are written by the next flush, after any number of idle ones', async () => {
+    // The adapters buffer observations and apply them in the histogram's collect() (core's batched()); the
+    // store runs collect() to find out whether anything changed. A skipped flush must not leave that run
+    // standing for the next one (CI saw a PM2 instance's requests reach the store seconds late, or not before
+    // its next heartbeat).
+    const registry = new Registry();
+    const pending: number[] = [];
+    const h = new Histogram({
+      name: 'buffered_seconds',
+      help: 'x',
+      labelNames: ['route'],
+      registers: [registry],
+      collect() {
+        for (const v of pending.splice(0)) h.observe({ route: '/a' }, v);
+      },
+    });
+    const store = openStore({ dir: tempDir().dir, flushIntervalMs: 3_600_000, logger: quiet });
+    store.attach(registry);
+    expect(store.flush()).toBe(true);
+    let sent = 0;
+    for (let round = 0; round < 5; round++) {
+      // Idle flushes (nothing buffered), then requests between two flushes.
+      for (let i = 0; i < round; i++) expect(store.flush({ ifChanged: true })).toBe(true);
+      pending.push(0.01, 0.2);
+      sent += 2;
+      expect(store.flush({ ifChanged: true })).toBe(true);
+      expect(await value(store, 'buffered_seconds_count', { route: '/a' })).toBe(sent);
+    }
+    store.close();
+  });
+
   it('an entry replaced behind prom-client is written by the exit flush at the latest, and reported once', async () => {
     const registry = new Registry();
     const c = new Counter({ name: 'hand_total', help: 'h', labelNames: ['k'], registers: [registry] });

@@ -87,7 +87,8 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   const flush = (exiting = false, ifChanged = false): boolean => {
     if (closed || writer.registries.length === 0) return !closed;
     // Nothing changed and the heartbeat is not due: no lock, no write (the exit flush always writes).
-    if (ifChanged && !exiting && !writer.needsWrite(Date.now())) return true;
+    const check = ifChanged && !exiting ? writer.changesToWrite(Date.now()) : 0;
+    if (ifChanged && !exiting && check === 0) return true;
     const notices: FlushNotice[] = [];
     try {
       // Once a lock has lasted long enough to count as a failure, periodic attempts stop waiting for it:
@@ -104,7 +105,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         let commit: (() => void) | undefined;
         let counted: (() => void) | undefined;
         db.transaction(() => {
-          commit = writer.write(s, now, exiting, notices);
+          commit = writer.write(s, now, exiting, notices, check);
           counted = writer.bound.finish(s, notices);
         }).immediate();
         commit?.();

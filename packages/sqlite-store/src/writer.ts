@@ -82,8 +82,8 @@ interface MetricState {
   log: ChangeLog | undefined;
   /** Compare every series at the next flush (first sight, after reset()/remove()/zero(), after a failed flush). */
   rescan: boolean;
-  /** collect() ran for this flush already (while finding out whether there is anything to write). */
-  collected: boolean;
+  /** The check (Writer.changesToWrite) whose run of collect() this metric's values come from; 0: none. */
+  collectedIn: number;
 }
 
 /** What the store reports about a flush that wrote but could not store some metric. */
@@ -135,6 +135,9 @@ export class Writer {
   private heartbeatDue = 0;
   private verifyDue = 0;
   private verifying = false;
+  /** Checks made by changesToWrite(), and the one the write in progress follows (0: none). */
+  private checks = 0;
+  private check = 0;
 
   constructor(
     private readonly identity: ProcessIdentity,
@@ -256,7 +259,7 @@ export class Writer {
       duplicate: false,
       log: undefined,
       rescan: true,
-      collected: false,
+      collectedIn: 0,
     };
     this.states.set(metric, st);
     const storage = st.def ? KINDS[st.def.type].storage : undefined;
@@ -370,11 +373,17 @@ export class Writer {
 
   /**
    * Whether a flush now has anything to write: a changed series, a new or removed metric, something to
-   * report, or the heartbeat due. Runs the metrics' collect() callbacks (the flush that follows does not run
-   * them again). When it says no, the flush takes no lock and writes nothing: an idle worker costs a look
-   * at its change logs (issue 17).
+   * report, or the heartbeat due. Runs the metrics' collect() callbacks; the write that follows this check
+   * (given its number) does not run them again. When there is nothing to write (0), the flush takes no lock
+   * and writes nothing: an idle worker costs a look at its change logs (issue 17). A check whose flush did
+   * not follow, or failed, leaves nothing behind: the next check runs collect() again.
    */
-  needsWrite(now: number): boolean {
+  changesToWrite(now: number): number {
+    const check = ++this.checks;
+    return this.anythingToWrite(now, check) ? check : 0;
+  }
+
+  private anythingToWrite(now: number, check: number): boolean {
     if (this.writerId === undefined || this.pending.length > 0) return true;
     if (now >= this.heartbeatDue || now >= this.verifyDue) return true;
     let metrics = 0;
@@ -384,9 +393,9 @@ export class Writer {
         const st = this.states.get(metric);
         if (!st) return true; // registered since the last flush
         if (!st.def || st.duplicate) continue;
-        if (!st.viaPublicApi && !st.collected) {
+        if (!st.viaPublicApi) {
           runCollect(metric);
-          st.collected = true;
+          st.collectedIn = check;
         }
         if (this.hasChanges(st)) return true;
       }
@@ -410,8 +419,12 @@ export class Writer {
     return n !== st.series.size;
   }
 
-  /** Run inside a transaction. Returns the commit step, to call only once the transaction committed. */
-  write(s: Statements, now: number, exiting: boolean, notices: FlushNotice[]): () => void {
+  /**
+   * Run inside a transaction. Returns the commit step, to call only once the transaction committed.
+   * `check`: the number changesToWrite() gave for this flush, if it ran (the collect() it ran stands).
+   */
+  write(s: Statements, now: number, exiting: boolean, notices: FlushNotice[], check = 0): () => void {
+    this.check = check;
     const commits: Array<() => void> = [];
     // The exit flush compares everything too: a clean exit writes every change, heard or not.
     this.verifying = exiting || now >= this.verifyDue;
@@ -548,8 +561,7 @@ export class Writer {
     if (!def || st.duplicate) return;
     const metric = st.metric;
     const viaPublicApi = st.viaPublicApi;
-    if (!viaPublicApi && !st.collected) runCollect(metric);
-    st.collected = false;
+    if (!viaPublicApi && (this.check === 0 || st.collectedIn !== this.check)) runCollect(metric);
 
     let mid = fresh ? undefined : st.id;
     if (mid === undefined) {
