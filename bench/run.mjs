@@ -5,7 +5,7 @@
  * last stdout line is `{"bench":"summary",...}`.
  *
  * Env: BENCH_QUICK=1 (reduced grid, shorter runs), BENCH_FULL=1 (adds AggregatorRegistry at W=32,
- * S=10000), BENCH_ONLY=scrape,record,flush,express-throughput,http-scrape (a subset), BENCH_BASELINE (a
+ * S=10000), BENCH_ONLY=scrape,record,flush,express-throughput,worker-memory,http-scrape (a subset), BENCH_BASELINE (a
  * built checkout: adds http-scrape), BENCH_BASE_STORE (another store build: the flush benchmark runs both).
  * See bench/README.md.
  */
@@ -23,6 +23,7 @@ const SECTIONS = [
   'record',
   'flush',
   'express-throughput',
+  'worker-memory',
   ...(process.env.BENCH_BASELINE ? ['http-scrape'] : []),
 ];
 

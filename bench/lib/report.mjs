@@ -167,6 +167,18 @@ export function formatTable(records, machine, summary) {
     for (const r of records.filter((x) => x.bench === 'http-scrape-memory'))
       lines.push(`| aggregator RSS | ${r.workers} | ${r.series} | | ${r.currentRssMb} MB | ${r.baselineRssMb} MB | |`);
   }
+  const memory = records.filter((r) => r.bench === 'worker-memory');
+  if (memory.length) {
+    lines.push(
+      '',
+      '| worker memory (after GC) | prom-client alone: RSS (heap) | store attached | extra |',
+      '|---|---|---|---|',
+    );
+    for (const r of memory)
+      lines.push(
+        `| S=${r.S} | ${r.aloneRssMb} MB (${r.aloneHeapMb} MB) | ${r.storeRssMb} MB (${r.storeHeapMb} MB) | +${r.extraRssMb} MB RSS, +${r.extraHeapMb} MB heap${r.baseRssMb != null ? `; base build +${r.baseExtraRssMb} MB RSS` : ''} |`,
+      );
+  }
   if (ex) {
     lines.push(
       '',
