@@ -8,7 +8,10 @@
  * of a series that exists:
  *
  * - each entry is replaced by a copy whose counted field (`value` or `count`) is an accessor: its setter
- *   puts the entry on its metric's change log the first time it changes after a flush;
+ *   puts the entry on its metric's change log the first time it changes after a flush. The copies go into
+ *   a new map that takes the metric's map's place, never into the map that held the originals: whoever
+ *   caches entries for as long as the map object is the same (@kci-metrics/core's observers) must not
+ *   keep recording into an entry the map no longer holds;
  * - the map gets a prototype (a Proxy with only a `set` trap) that is reached only by an assignment to a
  *   key the map does not have, which is how prom-client adds a series: the map gets a tracked copy of the
  *   new entry, logged as changed. Lookups of existing keys never reach it.
@@ -101,24 +104,42 @@ export class ChangeLog {
   }
 
   /**
-   * The entry under `key` of `map`, tracked: the entry itself when it is already, else a tracked copy put in
-   * its place (prom-client 15 reads its entries from the map at every record, and holds none across calls).
-   * Undefined when the entry cannot be tracked (then the metric is compared at every flush).
+   * Every entry of `map` tracked. An entry is never replaced inside a map: prom-client 15 holds none across
+   * calls, but whoever caches entries may trust one for as long as the map object stays the same (the
+   * adapters' observers in @kci-metrics/core do, and drop their cache when the map is replaced). So when
+   * some entries need their tracked copy, the result is a new map in the same key order, with the trap
+   * installed, for the caller to put in the metric's place; the map itself when every entry is tracked
+   * already. Undefined when an entry cannot be tracked (then the metric is compared at every flush).
    */
-  track(map: Record<string, PromEntry>, key: string, entry: PromEntry): PromEntry | undefined {
-    const e = entry as TrackedEntry;
-    if (e[LOG] !== undefined) {
-      // Tracked already (by this log, or by another: the same object put in a second map logs here now).
-      if (e[LOG] !== this) {
-        e[LOG] = this;
-        e[QUEUED] = false;
+  trackAll(map: Record<string, PromEntry>): Record<string, PromEntry> | undefined {
+    const keys = Object.keys(map);
+    let next: Record<string, PromEntry> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const entry = map[key] as PromEntry;
+      const tracked = entry ? this.tracked(entry, key) : entry;
+      if (tracked === undefined) return undefined;
+      if (tracked !== entry && next === undefined) {
+        next = {};
+        for (let j = 0; j < i; j++) next[keys[j] as string] = map[keys[j] as string] as PromEntry;
       }
-      e[KEY] = key;
-      return entry;
+      if (next !== undefined) next[key] = tracked;
     }
-    const copy = this.copy(entry, key);
-    if (copy) map[key] = copy; // an own key: written in place, the trap is not involved
-    return copy;
+    if (next === undefined) return map;
+    return this.install(next) ? next : undefined;
+  }
+
+  /** `entry` itself when it is tracked already (now by this log, under `key`), else its tracked copy. */
+  private tracked(entry: PromEntry, key: string): PromEntry | undefined {
+    const e = entry as TrackedEntry;
+    if (e[LOG] === undefined) return this.copy(entry, key);
+    // Tracked already (by this log, or by another: the same object put in a second map logs here now).
+    if (e[LOG] !== this) {
+      e[LOG] = this;
+      e[QUEUED] = false;
+    }
+    e[KEY] = key;
+    return entry;
   }
 
   /**

@@ -224,6 +224,48 @@ describe('every way prom-client records a value is written by the next flush', (
     store.close();
   });
 
+  it('never replaces an entry inside a map: a cache of entries kept while the map object is the same stays right', async () => {
+    // @kci-metrics/core's observers keep prom-client's entries and re-read them only when the hashMap object
+    // is replaced (or reset()/remove()/zero() runs). The store once put tracked copies into the map at its
+    // first flush, so series recorded before it went on into entries the map no longer held: requests lost
+    // (CI: PM2 instances whose first requests came before their first flush).
+    const registry = new Registry();
+    const h = new Histogram({ name: 'cached_seconds', help: 'x', labelNames: ['route'], registers: [registry] });
+    const state = h as unknown as { hashMap: Record<string, { count: number; sum: number }> };
+    let cachedMap: object | undefined;
+    const cache = new Map<string, { count: number; sum: number }>();
+    const observe = (route: string, v: number) => {
+      if (state.hashMap !== cachedMap) {
+        cachedMap = state.hashMap;
+        cache.clear();
+      }
+      const entry = cache.get(route);
+      if (entry === undefined) {
+        h.observe({ route }, v);
+        const filed = state.hashMap[`route:${route},`];
+        if (filed) cache.set(route, filed);
+        return;
+      }
+      entry.count += 1; // as core's addToEntry(): sum, count (buckets left out here)
+      entry.sum += v;
+    };
+    for (let i = 0; i < 3; i++) observe('/before', 0.1); // before the store's first flush
+    const store = openStore({ dir: tempDir().dir, flushIntervalMs: 3_600_000, logger: quiet });
+    store.attach(registry);
+    expect(store.flush()).toBe(true);
+    for (let i = 0; i < 4; i++) observe('/before', 0.1);
+    for (let i = 0; i < 5; i++) observe('/after', 0.1); // a new series, through the map's trap
+    for (let i = 0; i < 6; i++) observe('/after', 0.1);
+    expect(store.flush({ ifChanged: true })).toBe(true);
+    expect(await value(store, 'cached_seconds_count', { route: '/before' })).toBe(7);
+    expect(await value(store, 'cached_seconds_count', { route: '/after' })).toBe(11);
+    // prom-client's own view agrees: nothing was recorded into an entry it no longer holds.
+    expect(sampleValue(parseExposition(await registry.metrics()), 'cached_seconds_count', { route: '/before' })).toBe(
+      7,
+    );
+    store.close();
+  });
+
   it('an entry replaced behind prom-client is written by the exit flush at the latest, and reported once', async () => {
     const registry = new Registry();
     const c = new Counter({ name: 'hand_total', help: 'h', labelNames: ['k'], registers: [registry] });

@@ -582,7 +582,7 @@ export class Writer {
     }
     const metricId = mid;
     const admit = this.bound.admitter(s, def, metric, metricId, notices);
-    const hashMap = (viaPublicApi ? st.snapshot : checkedEntries(metric)) ?? NO_ENTRIES;
+    let hashMap = (viaPublicApi ? st.snapshot : checkedEntries(metric)) ?? NO_ENTRIES;
     // How this kind merges (merge.ts): a value per process (gauges), or deltas added to one merged number
     // (counters) or vector (histograms, summaries).
     const storage = KINDS[def.type].storage;
@@ -703,20 +703,25 @@ export class Writer {
       // VERIFY_EVERY_MS; the change log hears of every entry seen here from now on.
       const heard = logged ? new Set<PromEntry>(changed) : undefined;
       let missed: string | undefined;
+      if (st.log) {
+        const tracked = st.log.trackAll(hashMap);
+        if (tracked === undefined) st.log = undefined;
+        else if (tracked !== hashMap) {
+          // A new map holding tracked copies takes the old one's place (never an entry replaced inside a map:
+          // a cache of entries keyed on the map object stays right). Each series is still the one it was
+          // last written from.
+          for (const hash of Object.keys(hashMap)) {
+            const ss = st.series.get(hash);
+            if (ss !== undefined && ss.entry === hashMap[hash]) ss.entry = tracked[hash];
+          }
+          metric.hashMap = tracked;
+          hashMap = tracked;
+        }
+      }
       // Own keys only: a for-in would walk the map's prototype, the change log's trap, on V8's slow path.
       for (const hash of Object.keys(hashMap)) {
-        let entry = hashMap[hash];
+        const entry = hashMap[hash];
         if (!entry) continue;
-        if (st.log) {
-          const tracked = st.log.track(hashMap, hash, entry);
-          if (tracked === undefined) st.log = undefined;
-          else if (tracked !== entry) {
-            // The entry was replaced by its tracked copy: it is still the entry this series was written from.
-            const ss = st.series.get(hash);
-            if (ss?.entry === entry) ss.entry = tracked;
-            entry = tracked;
-          }
-        }
         if (visit(hash, entry) && heard && !heard.has(entry)) missed ??= hash;
       }
       if (missed !== undefined && st.log) {
