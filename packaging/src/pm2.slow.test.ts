@@ -69,6 +69,20 @@ async function mergedCount(expected: number): Promise<number> {
   }
 }
 
+/**
+ * Expects the merged count to reach `expected`; when it does not, the failure carries what the processes
+ * logged (the store logs every failed flush) and the last scrapes, so a red CI run says why.
+ */
+async function expectMergedCount(expected: number): Promise<void> {
+  const count = await mergedCount(expected);
+  if (count === expected) return;
+  const logs = await pm2('logs', '--nostream', '--lines', '80').then(
+    (r) => r.stdout,
+    (error: Error) => `pm2 logs failed: ${error.message}`,
+  );
+  expect(count, `merged count; last scrapes ${seen.slice(-12).join(', ')}; pm2 logs:\n${logs}`).toBe(expected);
+}
+
 /** The merged count once it has stopped changing for 1 s (five flush intervals): what survived a kill. */
 async function settledCount(): Promise<number> {
   let last = await mergedCount(0);
@@ -177,29 +191,29 @@ afterAll(async () => {
 describe('PM2 cluster mode with the aggregator in fork mode (the aggregator README’s ecosystem.config.cjs)', () => {
   it(`${INSTANCES} instances: the merged count equals the requests sent`, async () => {
     await send(BATCH);
-    expect(await mergedCount(sent)).toBe(sent);
+    await expectMergedCount(sent);
   });
 
   it('pm2 reload (each instance replaced in turn): nothing lost, nothing doubled', async () => {
     await pm2('reload', appName);
     await waitForInstances(appName, INSTANCES);
     await send(BATCH);
-    expect(await mergedCount(sent)).toBe(sent);
+    await expectMergedCount(sent);
   });
 
   it('pm2 scale to 5 and back to 2: every request counted', async () => {
     await pm2('scale', appName, '5');
     await waitForInstances(appName, 5);
     await send(BATCH);
-    expect(await mergedCount(sent)).toBe(sent);
+    await expectMergedCount(sent);
     await pm2('scale', appName, '2');
     await waitForInstances(appName, 2);
     await send(BATCH);
-    expect(await mergedCount(sent)).toBe(sent);
+    await expectMergedCount(sent);
   });
 
   it(`kill -9 of an instance loses at most its unflushed requests (here at most the ${KILL_BURST} just sent)`, async () => {
-    expect(await mergedCount(sent)).toBe(sent);
+    await expectMergedCount(sent);
     const before = sent;
     const [victim] = await instancePids(appName);
     await send(KILL_BURST);
@@ -212,7 +226,7 @@ describe('PM2 cluster mode with the aggregator in fork mode (the aggregator READ
     const lost = sent - afterKill;
     console.log(`kill -9 of instance ${victim}: ${lost} of the ${KILL_BURST} requests sent just before it lost`);
     await send(BATCH);
-    expect(await mergedCount(sent - lost)).toBe(sent - lost);
+    await expectMergedCount(sent - lost);
   });
 
   it('no scrape ever saw the total go down', () => {
