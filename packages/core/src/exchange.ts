@@ -1,6 +1,9 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+// Node's own object, not the global: Node 20's global `performance` is a lazy accessor that runs a getter
+// and a receiver check on every read (under callgrind: 390 instructions per performance.now(), 225 this way).
+import { performance } from 'node:perf_hooks';
 import { outcomeStatus, sentStatus } from './labels.js';
 
 /**

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global's accessor: see exchange.ts
 import type { Histogram, Registry } from 'prom-client';
 import { type ExemplarSource, exemplarObserver } from './exemplars.js';
 import { fastObserver } from './fast-observe.js';

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks'; // not the global's accessor: see exchange.ts
 import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
 import { claimExchange, type Exchange, type ExchangeSink, unclaimedExchange, watchExchanges } from './exchange.js';
 import { type HttpRecorderOptions, isMetricsTarget, resolveOptions } from './options.js';
