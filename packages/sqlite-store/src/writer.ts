@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
-import { ChangeLog, keyOf } from './change-log.js';
+import { attach, ChangeLog, keyOf, ownerOf } from './change-log.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import {
   counterExemplars,
@@ -592,12 +592,15 @@ export class Writer {
     // Which series were seen matters only for the ones reset()/remove() detached (a store per series otherwise).
     const marking = st.detached.length > 0;
     /** Write one series if it changed; whether it had changed. */
-    const visit = (hash: string, entry: PromEntry): boolean => {
-      let ss = st.series.get(hash);
+    const visit = (hash: string, entry: PromEntry, found?: SeriesState): boolean => {
+      let ss = found ?? st.series.get(hash);
       if (!ss) {
         ss = newSeries(hash, encodeLabels(def.labelNames, entryLabels(entry), st.defaults));
         st.series.set(hash, ss);
       }
+      // The series state rides on its tracked entry: the next flush that finds the entry on the change log
+      // reaches it without looking its key up in two maps of S entries (most of a changed series' JS cost).
+      if (found === undefined) attach(entry, ss);
       if (marking) ss.seen = epoch;
       ss.visited = epoch;
       const known = fresh ? undefined : ss.id;
@@ -682,6 +685,13 @@ export class Writer {
     if (logged && !this.verifying) {
       // Only what changed since the last flush (change-log.ts): an idle series costs nothing here.
       for (const entry of changed) {
+        // The state last written from this very entry: still the series' entry (reset(), remove() and zero()
+        // detach it from its state, and put the metric on the full path above).
+        const own = ownerOf(entry) as SeriesState | undefined;
+        if (own !== undefined && own.entry === entry) {
+          if (own.visited !== epoch) visit(own.hash, entry, own);
+          continue;
+        }
         const hash = keyOf(entry);
         if (hashMap[hash] !== entry || st.series.get(hash)?.visited === epoch) continue;
         visit(hash, entry);
@@ -690,6 +700,10 @@ export class Writer {
       // Every series: the first flush, after reset()/remove()/zero(), a new connection, and every
       // VERIFY_EVERY_MS; the change log hears of every entry seen here from now on.
       const heard = logged ? new Set<PromEntry>(changed) : undefined;
+      // A verification looks for changes the log missed, i.e. entries replaced by code other than
+      // prom-client's (plain objects, untracked): a tracked entry the log did not hear of, still the one its
+      // series was written from, is unchanged and costs one look here.
+      const quiet = logged && !marking ? st.log : undefined;
       let missed: string | undefined;
       // Own keys only: a for-in would walk the map's prototype, the change log's trap, on V8's slow path.
       for (const hash of Object.keys(hashMap)) {
@@ -705,7 +719,19 @@ export class Writer {
             entry = tracked;
           }
         }
-        if (visit(hash, entry) && heard && !heard.has(entry)) missed ??= hash;
+        const own = ownerOf(entry) as SeriesState | undefined;
+        if (own !== undefined && own.entry === entry) {
+          if (
+            quiet?.tracks(entry) &&
+            own.id !== undefined &&
+            own.carry === 0 &&
+            own.carryVector === undefined &&
+            !(heard as Set<PromEntry>).has(entry)
+          ) {
+            continue;
+          }
+          if (visit(hash, entry, own) && heard && !heard.has(entry)) missed ??= hash;
+        } else if (visit(hash, entry) && heard && !heard.has(entry)) missed ??= hash;
       }
       if (missed !== undefined && st.log) {
         st.log = undefined;
