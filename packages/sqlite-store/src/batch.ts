@@ -2,6 +2,8 @@ import type Database from 'better-sqlite3';
 
 /** Rows per batched statement: the writer's `UPDATE ... FROM (VALUES ...)` takes this many (id, value) pairs. */
 export const BATCH_ROWS = 64;
+/** Slots of a batch's table of pending ids (a power of two, well above BATCH_ROWS: few ids share a slot). */
+const ID_SLOTS = 1024;
 
 interface Pending {
   id: number;
@@ -28,7 +30,14 @@ interface Pending {
 export class RowBatch {
   private readonly args: unknown[] = new Array(BATCH_ROWS * 2);
   private readonly pending: Pending[] = [];
-  private readonly ids = new Set<number>();
+  /**
+   * Which ids are pending, as a direct-mapped table (slot `id & ID_SLOTS - 1` holds one of the pending ids that
+   * map there, 0 when none does; row ids start at 1): one flush adds every changed series here, and a Set
+   * emptied every BATCH_ROWS rows cost more than the test. A slot held by another id is settled by a scan.
+   */
+  private readonly ids = new Float64Array(ID_SLOTS);
+  /** Where `applied` callbacks go once their row is updated (see `clear`); called at once when unset. */
+  private sink: Array<() => void> | undefined;
 
   /**
    * @param many the batched statement, parameters (id, value) x BATCH_ROWS
@@ -49,7 +58,7 @@ export class RowBatch {
   }
 
   add(id: number, value: unknown, applied: () => void, missing: () => void): void {
-    if (this.ids.has(id)) {
+    if (this.has(id)) {
       if (this.additive) {
         this.merge(id, value as number, applied, missing);
         return;
@@ -57,10 +66,11 @@ export class RowBatch {
       // Not settled before its value was computed: apply both now (its value's slot is not reused).
       this.finish();
       if (this.one.run(value, id).changes === 0) missing();
-      else applied();
+      else this.applied(applied);
       return;
     }
-    this.ids.add(id);
+    const slot = id & (ID_SLOTS - 1);
+    if (this.ids[slot] === 0) this.ids[slot] = id;
     const k = this.pending.length;
     this.args[2 * k] = id;
     this.args[2 * k + 1] = value;
@@ -70,13 +80,35 @@ export class RowBatch {
 
   /** Apply what is pending for `id` (and the rest) before its stored value is read. */
   settle(id: number): void {
-    if (this.ids.has(id)) this.finish();
+    if (this.has(id)) this.finish();
   }
 
-  /** Drop what a failed flush left pending (its transaction rolled back; nothing of it was applied). */
-  clear(): void {
+  /**
+   * Drop what a failed flush left pending (its transaction rolled back; nothing of it was applied), and say
+   * where `applied` callbacks go from now on: into `sink` (the flush's commit steps, run once its
+   * transaction committed, so that a callback need not wrap another), or, without one, called at once.
+   */
+  clear(sink?: Array<() => void>): void {
+    this.reset();
+    this.sink = sink;
+  }
+
+  private has(id: number): boolean {
+    const held = this.ids[id & (ID_SLOTS - 1)];
+    if (held === id) return true;
+    if (held === 0) return false;
+    for (const p of this.pending) if (p.id === id) return true;
+    return false;
+  }
+
+  private reset(): void {
+    for (const p of this.pending) this.ids[p.id & (ID_SLOTS - 1)] = 0;
     this.pending.length = 0;
-    this.ids.clear();
+  }
+
+  private applied(f: () => void): void {
+    if (this.sink) this.sink.push(f);
+    else f();
   }
 
   private merge(id: number, value: number, applied: () => void, missing: () => void): void {
@@ -89,29 +121,29 @@ export class RowBatch {
     else p.merged = [applied, missing];
   }
 
-  private static report(p: Pending, applied: boolean): void {
-    if (applied) p.applied();
+  private report(p: Pending, applied: boolean): void {
+    if (applied) this.applied(p.applied);
     else p.missing();
     const merged = p.merged;
-    if (merged) for (let i = applied ? 0 : 1; i < merged.length; i += 2) (merged[i] as () => void)();
+    if (!merged) return;
+    if (applied) for (let i = 0; i < merged.length; i += 2) this.applied(merged[i] as () => void);
+    else for (let i = 1; i < merged.length; i += 2) (merged[i] as () => void)();
   }
 
   /** Apply what is left, one row at a time. */
   finish(): void {
     for (const p of this.pending) {
-      RowBatch.report(p, this.one.run(p.value, p.id).changes !== 0);
+      this.report(p, this.one.run(p.value, p.id).changes !== 0);
     }
-    this.pending.length = 0;
-    this.ids.clear();
+    this.reset();
   }
 
   private runBatch(): void {
     const changes = this.many.run(this.args).changes;
     for (const p of this.pending) {
       // Fewer rows changed than sent: we hold the write lock, so the rows that exist now are the ones updated.
-      RowBatch.report(p, changes === BATCH_ROWS || this.exists.get(p.id) !== undefined);
+      this.report(p, changes === BATCH_ROWS || this.exists.get(p.id) !== undefined);
     }
-    this.pending.length = 0;
-    this.ids.clear();
+    this.reset();
   }
 }

@@ -586,7 +586,7 @@ export class Writer {
       stale = true;
     };
     const batch = isGauge ? undefined : this.batches(s)[isCounter ? 'values' : 'vectors'];
-    batch?.clear(); // a flush that threw half-way left its rows here
+    batch?.clear(commits); // a flush that threw half-way left its rows here; applied rows' steps go to commits
     const exemplarRows = this.batches(s).exemplars;
     exemplarRows.clear();
     // Which series were seen matters only for the ones reset()/remove() detached (a store per series otherwise).
@@ -632,7 +632,7 @@ export class Writer {
         const exemplars = counterExemplars(entry);
         if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === 0) commits.push(written(ss, sid, v, entry));
-        else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v, entry)), missing);
+        else (batch as RowBatch).add(sid, delta, written(ss, sid, v, entry), missing);
       } else {
         const last = ss.last as Float64Array | undefined;
         const carry = ss.carryVector;
@@ -666,7 +666,7 @@ export class Writer {
         }
         const rows = batch as RowBatch;
         const sum = this.scratch.added(stored, delta, n, rows.slot);
-        rows.add(sid, sum, () => commits.push(writtenVector(ss, sid, v, entry)), missing);
+        rows.add(sid, sum, writtenVector(ss, sid, v, entry), missing);
       }
       return true;
     };
@@ -777,12 +777,12 @@ export class Writer {
       const cv = ss.carryVector;
       if (carry === 0 && !cv) continue;
       const sid = ((fresh ? undefined : ss.id) ?? admit(ss.labels)) as number;
-      const done = () =>
-        commits.push(() => {
-          ss.id = sid;
-          ss.carry = 0;
-          ss.carryVector = undefined;
-        });
+      // A commit step: the batch hands it to the flush's commits once the row is updated.
+      const done = () => {
+        ss.id = sid;
+        ss.carry = 0;
+        ss.carryVector = undefined;
+      };
       if (cv) {
         rows.settle(sid);
         const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
