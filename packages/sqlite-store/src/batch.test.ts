@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BATCH_ROWS, RowBatch } from './batch.js';
 import { openStore } from './index.js';
+import { openDatabase } from './schema.js';
+import { prepareStatements } from './statements.js';
 import { DB_FILE } from './store.js';
 import { removeTempDirs, tempDir } from './test-support/children.js';
 import { parseExposition, sampleValue } from './test-support/exposition.js';
@@ -65,5 +68,90 @@ describe('series rows that disappear under a live writer', () => {
     }
     store.close();
     reader.close();
+  });
+});
+
+describe('RowBatch', () => {
+  /** A real store file with rows 1..n in `series` (metric 1), and its prepared statements. */
+  function seriesRows(n: number) {
+    const db = openDatabase(join(tempDir().root, DB_FILE), 1000);
+    const s = prepareStatements(db);
+    const metric = (
+      s.insertMetric.get('m_total', 'counter', 'h', '["k"]', null, null, 'sig') as {
+        id: number;
+      }
+    ).id;
+    const insert = db.prepare('INSERT INTO series (id, metric_id, labels, value) VALUES (?, ?, ?, 0)');
+    db.transaction(() => {
+      for (let id = 1; id <= n; id++) insert.run(id, metric, `k="${id}"`);
+    })();
+    const value = (id: number) => db.prepare('SELECT value FROM series WHERE id = ?').pluck().get(id) as number;
+    return { db, s, value };
+  }
+
+  it('adds every value once, ids that share a slot of its pending table included, and reports each row', () => {
+    const { db, s, value } = seriesRows(5000);
+    const batch = new RowBatch(s.addValues, s.addValue, s.seriesExists, true);
+    const steps: Array<() => void> = [];
+    batch.clear(steps);
+    const applied: number[] = [];
+    const missing: number[] = [];
+    const add = (id: number, v: number) =>
+      batch.add(
+        id,
+        v,
+        () => applied.push(id),
+        () => missing.push(id),
+      );
+    // 1, 1025, 2049, 3073 and 4097 map to one slot of 1024, which 1 holds; 1 comes three times and 1025
+    // twice (each merged into its pending update), 9999 has no row.
+    const ids = [1, 1025, 2049, 1, 1025, 3073, 4097, 1, 9999, 2];
+    db.transaction(() => {
+      for (const id of ids) add(id, id === 1 ? 10 : 1);
+      for (let id = 100; id < 100 + 2 * BATCH_ROWS; id++) add(id, 2); // two full batches
+      expect(applied).toEqual([]); // applied steps wait in the sink
+      batch.finish();
+    })();
+    expect(value(1)).toBe(30);
+    expect(value(1025)).toBe(2);
+    for (const id of [2049, 3073, 4097, 2]) expect(value(id), `id ${id}`).toBe(1);
+    for (let id = 100; id < 100 + 2 * BATCH_ROWS; id++) expect(value(id)).toBe(2);
+    expect(missing).toEqual([9999]);
+    for (const step of steps) step();
+    expect(applied.sort((a, b) => a - b)).toEqual(
+      [1, 1, 1, 2, 1025, 1025, 2049, 3073, 4097, ...Array.from({ length: 2 * BATCH_ROWS }, (_, k) => 100 + k)].sort(
+        (a, b) => a - b,
+      ),
+    );
+    db.close();
+  });
+
+  it('settles a pending id before its row is read, and only then: an id sharing its slot is not pending', () => {
+    const { db, s, value } = seriesRows(3000);
+    const batch = new RowBatch(s.addValues, s.addValue, s.seriesExists, true);
+    batch.clear(); // no sink: applied is called as soon as the row is updated
+    let applied = 0;
+    const add = (id: number, v: number) =>
+      batch.add(
+        id,
+        v,
+        () => applied++,
+        () => {},
+      );
+    db.transaction(() => {
+      add(1, 5);
+      add(1025, 1); // shares id 1's slot, which 1 holds
+      batch.settle(2049); // shares it too, is not pending: nothing runs yet
+      expect(value(1)).toBe(0);
+      batch.settle(1025); // pending, though not the slot's holder: everything pending is applied
+      expect(value(1)).toBe(5);
+      expect(value(1025)).toBe(1);
+      expect(applied).toBe(2);
+      add(1, 5); // pending again after the settle: a new row update
+      batch.finish();
+    })();
+    expect(value(1)).toBe(10);
+    expect(applied).toBe(3);
+    db.close();
   });
 });

@@ -30,6 +30,7 @@ const VALUE = Symbol('kci.value');
 const QUEUED = Symbol('kci.queued');
 const LOG = Symbol('kci.log');
 const KEY = Symbol('kci.key');
+const OWNER = Symbol('kci.owner');
 
 /** A prom-client entry with its counted field turned into an accessor. */
 export interface TrackedEntry extends PromEntry {
@@ -37,6 +38,8 @@ export interface TrackedEntry extends PromEntry {
   [QUEUED]: boolean;
   [LOG]: ChangeLog;
   [KEY]: string;
+  /** What the log's owner keeps for this entry (the writer's series state), so a flush finds it without a lookup. */
+  [OWNER]: unknown;
 }
 
 export type TrackedField = 'value' | 'count';
@@ -137,8 +140,13 @@ export class ChangeLog {
     if (e[LOG] !== this) {
       e[LOG] = this;
       e[QUEUED] = false;
+      e[OWNER] = undefined;
     }
-    e[KEY] = key;
+    // Read before written: a verification walks every entry, and a write would dirty each one's memory.
+    if (e[KEY] !== key) {
+      e[KEY] = key;
+      e[OWNER] = undefined;
+    }
     return entry;
   }
 
@@ -161,6 +169,7 @@ export class ChangeLog {
     out[QUEUED] = false;
     out[LOG] = this;
     out[KEY] = key;
+    out[OWNER] = undefined;
     return out;
   }
 
@@ -168,6 +177,11 @@ export class ChangeLog {
     if (e[QUEUED] || e[LOG] !== this) return;
     e[QUEUED] = true;
     this.changed.push(e);
+  }
+
+  /** Whether `entry` is tracked by this log: any change of its counted field since the last take() was logged. */
+  tracks(entry: PromEntry): boolean {
+    return (entry as TrackedEntry)[LOG] === this;
   }
 
   /** The changed entries, each once, with the log emptied: the caller owns them now. */
@@ -183,6 +197,17 @@ export class ChangeLog {
 /** The key a tracked entry was logged under. */
 export function keyOf(entry: TrackedEntry): string {
   return entry[KEY];
+}
+
+/** What the log's owner attached to a tracked entry with `attach` (undefined for an entry that is not tracked). */
+export function ownerOf(entry: PromEntry): unknown {
+  return (entry as Partial<TrackedEntry>)[OWNER];
+}
+
+/** Attach the owner's record to a tracked entry; an untracked entry (prom-client's own object) is left alone. */
+export function attach(entry: PromEntry, owner: unknown): void {
+  const e = entry as TrackedEntry;
+  if (e[LOG] !== undefined && e[OWNER] !== owner) e[OWNER] = owner;
 }
 
 const traps = new WeakSet<object>();

@@ -287,6 +287,69 @@ describe('every way prom-client records a value is written by the next flush', (
     expect(log.warnings.join('\n')).toContain('metric hand_total: a change of series {k="a"}');
   });
 
+  it('the periodic comparison finds an entry replaced among quiet tracked ones, and writes heard changes with it', async () => {
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    try {
+      const registry = new Registry();
+      const c = new Counter({ name: 'quiet_total', help: 'q', labelNames: ['k'], registers: [registry] });
+      const h = new Histogram({
+        name: 'quiet_seconds',
+        help: 'q',
+        labelNames: ['k'],
+        buckets: [1],
+        registers: [registry],
+      });
+      for (let k = 0; k < 300; k++) {
+        c.inc({ k }, 1);
+        h.observe({ k }, 0.5);
+      }
+      const log = captureLogger();
+      const dir = tempDir().dir;
+      const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
+      store.attach(registry);
+      expect(store.flush()).toBe(true);
+      c.inc({ k: 7 }, 2); // heard by the change log
+      h.observe({ k: 7 }, 2);
+      expect(store.flush({ ifChanged: true })).toBe(true);
+      // Behind prom-client: a plain object in place of one entry. The log cannot hear of it; idle flushes
+      // do not write it, the comparison that comes at most 60 s after the first flush does.
+      const map = (c as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
+      map['k:150,'] = { value: 40, labels: { k: 150 } };
+      c.inc({ k: 3 }, 5);
+      now += 1000;
+      expect(store.flush({ ifChanged: true })).toBe(true);
+      const reader = openStore({ dir, logger: quiet });
+      expect(await value(reader, 'quiet_total', { k: '150' })).toBe(1);
+      expect(await value(reader, 'quiet_total', { k: '3' })).toBe(6);
+      now += 61_000;
+      c.inc({ k: 3 }, 1);
+      expect(store.flush({ ifChanged: true })).toBe(true);
+      expect(await value(reader, 'quiet_total', { k: '150' })).toBe(41); // a new entry: counted in full
+      expect(await value(reader, 'quiet_total', { k: '3' })).toBe(7);
+      expect(await value(reader, 'quiet_total', { k: '7' })).toBe(3);
+      expect(await value(reader, 'quiet_seconds_count', { k: '7' })).toBe(2);
+      expect(await value(reader, 'quiet_seconds_sum', { k: '7' })).toBe(2.5);
+      let total = 0;
+      for (let k = 0; k < 300; k++) total += (await value(reader, 'quiet_total', { k: String(k) })) ?? Number.NaN;
+      expect(total).toBe(300 + 2 + 5 + 1 + 40);
+      expect(log.warnings.filter((w) => w.includes('was not heard by the store'))).toHaveLength(1);
+      expect(log.warnings.join('\n')).toContain('a change of series {k="150"}');
+      // From now on every series of that metric is compared at every flush: a further change is written.
+      // (Into the counter's map as it is now: the comparison put a tracked copy of the entry in a new map.)
+      const current = (c as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
+      current['k:150,'] = { value: 1, labels: { k: 150 } };
+      now += 1000;
+      expect(store.flush({ ifChanged: true })).toBe(true);
+      expect(await value(reader, 'quiet_total', { k: '150' })).toBe(42);
+      store.close();
+      reader.close();
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('leaves prom-client reading its own values unchanged (registry.metrics(), get(), JSON)', async () => {
     const registry = new Registry();
     const c = new Counter({ name: 'same_total', help: 's', labelNames: ['k'], registers: [registry] });

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
-import { ChangeLog, keyOf } from './change-log.js';
+import { attach, ChangeLog, keyOf, ownerOf } from './change-log.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import {
   counterExemplars,
@@ -598,18 +598,21 @@ export class Writer {
       stale = true;
     };
     const batch = isGauge ? undefined : this.batches(s)[isCounter ? 'values' : 'vectors'];
-    batch?.clear(); // a flush that threw half-way left its rows here
+    batch?.clear(commits); // a flush that threw half-way left its rows here; applied rows' steps go to commits
     const exemplarRows = this.batches(s).exemplars;
     exemplarRows.clear();
     // Which series were seen matters only for the ones reset()/remove() detached (a store per series otherwise).
     const marking = st.detached.length > 0;
     /** Write one series if it changed; whether it had changed. */
-    const visit = (hash: string, entry: PromEntry): boolean => {
-      let ss = st.series.get(hash);
+    const visit = (hash: string, entry: PromEntry, found?: SeriesState): boolean => {
+      let ss = found ?? st.series.get(hash);
       if (!ss) {
         ss = newSeries(hash, encodeLabels(def.labelNames, entryLabels(entry), st.defaults));
         st.series.set(hash, ss);
       }
+      // The series state rides on its tracked entry: the next flush that finds the entry on the change log
+      // reaches it without looking its key up in two maps of S entries (most of a changed series' JS cost).
+      if (found === undefined) attach(entry, ss);
       if (marking) ss.seen = epoch;
       ss.visited = epoch;
       const known = fresh ? undefined : ss.id;
@@ -641,7 +644,7 @@ export class Writer {
         const exemplars = counterExemplars(entry);
         if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === 0) commits.push(written(ss, sid, v, entry));
-        else (batch as RowBatch).add(sid, delta, () => commits.push(written(ss, sid, v, entry)), missing);
+        else (batch as RowBatch).add(sid, delta, written(ss, sid, v, entry), missing);
       } else {
         const last = ss.last as Float64Array | undefined;
         const carry = ss.carryVector;
@@ -675,7 +678,7 @@ export class Writer {
         }
         const rows = batch as RowBatch;
         const sum = this.scratch.added(stored, delta, n, rows.slot);
-        rows.add(sid, sum, () => commits.push(writtenVector(ss, sid, v, entry)), missing);
+        rows.add(sid, sum, writtenVector(ss, sid, v, entry), missing);
       }
       return true;
     };
@@ -694,6 +697,13 @@ export class Writer {
     if (logged && !this.verifying) {
       // Only what changed since the last flush (change-log.ts): an idle series costs nothing here.
       for (const entry of changed) {
+        // The state last written from this very entry: still the series' entry (reset(), remove() and zero()
+        // detach it from its state, and put the metric on the full path above).
+        const own = ownerOf(entry) as SeriesState | undefined;
+        if (own !== undefined && own.entry === entry) {
+          if (own.visited !== epoch) visit(own.hash, entry, own);
+          continue;
+        }
         const hash = keyOf(entry);
         if (hashMap[hash] !== entry || st.series.get(hash)?.visited === epoch) continue;
         visit(hash, entry);
@@ -718,11 +728,27 @@ export class Writer {
           hashMap = tracked;
         }
       }
+      // A verification looks for changes the log missed, i.e. entries replaced by code other than
+      // prom-client's (plain objects, untracked): a tracked entry the log did not hear of, still the one its
+      // series was written from, is unchanged and costs one look here.
+      const quiet = logged && !marking ? st.log : undefined;
       // Own keys only: a for-in would walk the map's prototype, the change log's trap, on V8's slow path.
       for (const hash of Object.keys(hashMap)) {
         const entry = hashMap[hash];
         if (!entry) continue;
-        if (visit(hash, entry) && heard && !heard.has(entry)) missed ??= hash;
+        const own = ownerOf(entry) as SeriesState | undefined;
+        if (own !== undefined && own.entry === entry) {
+          if (
+            quiet?.tracks(entry) &&
+            own.id !== undefined &&
+            own.carry === 0 &&
+            own.carryVector === undefined &&
+            !(heard as Set<PromEntry>).has(entry)
+          ) {
+            continue;
+          }
+          if (visit(hash, entry, own) && heard && !heard.has(entry)) missed ??= hash;
+        } else if (visit(hash, entry) && heard && !heard.has(entry)) missed ??= hash;
       }
       if (missed !== undefined && st.log) {
         st.log = undefined;
@@ -768,12 +794,12 @@ export class Writer {
       const cv = ss.carryVector;
       if (carry === 0 && !cv) continue;
       const sid = ((fresh ? undefined : ss.id) ?? admit(ss.labels)) as number;
-      const done = () =>
-        commits.push(() => {
-          ss.id = sid;
-          ss.carry = 0;
-          ss.carryVector = undefined;
-        });
+      // A commit step: the batch hands it to the flush's commits once the row is updated.
+      const done = () => {
+        ss.id = sid;
+        ss.carry = 0;
+        ss.carryVector = undefined;
+      };
       if (cv) {
         rows.settle(sid);
         const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
