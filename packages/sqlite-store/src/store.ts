@@ -13,6 +13,7 @@ import { renderStored } from './render.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
 import { clearDatabase } from './schema.js';
 import { healthOf, readSnapshot } from './snapshot.js';
+import { StampingStatements } from './stamps.js';
 import type { Statements } from './statements.js';
 import type {
   ExpositionFormat,
@@ -27,6 +28,17 @@ import type {
 import { type FlushNotice, Writer } from './writer.js';
 
 export const DB_FILE = 'kci-metrics.sqlite';
+
+/** One stamping view per connection's statements: the writer keeps its batches by the statements object. */
+const stampingViews = new WeakMap<Statements, StampingStatements>();
+function stampingOf(s: Statements): StampingStatements {
+  let view = stampingViews.get(s);
+  if (!view) {
+    view = new StampingStatements(s);
+    stampingViews.set(s, view);
+  }
+  return view;
+}
 
 /** A periodic flush waits this long for the write lock, then gives up until the next interval. */
 const FLUSH_BUSY_MS = 50;
@@ -103,9 +115,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         // transaction committed: a rolled-back flush leaves every cached id valid.
         let commit: (() => void) | undefined;
         let counted: (() => void) | undefined;
+        // The flush notes the blocks of series it changes and stamps them in its transaction (stamps.ts).
+        const stamping = stampingOf(s);
+        stamping.clear();
         db.transaction(() => {
-          commit = writer.write(s, now, exiting, notices);
-          counted = writer.bound.finish(s, notices);
+          commit = writer.write(stamping.statements, now, exiting, notices);
+          counted = writer.bound.finish(stamping.statements, notices);
+          stamping.write();
         }).immediate();
         commit?.();
         counted?.();
