@@ -109,17 +109,25 @@ function wrap(
   method: 'run' | 'get',
   after: (args: unknown[], result: unknown) => void,
 ): Database.Statement {
+  const target = statement;
+  const observed = (...args: unknown[]) => {
+    const result = Reflect.apply(target[method], target, args);
+    after(args, result);
+    return result;
+  };
+  // Made once, not at every access: a flush reaches for `run` once per row or batch.
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(statement, {
-    get(target, prop) {
-      if (prop === method) {
-        return (...args: unknown[]) => {
-          const result = Reflect.apply(target[method], target, args);
-          after(args, result);
-          return result;
-        };
-      }
+    get(_target, prop) {
+      if (prop === method) return observed;
       const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      let fn = bound.get(prop);
+      if (fn === undefined) {
+        fn = value.bind(target);
+        bound.set(prop, fn);
+      }
+      return fn;
     },
   });
 }
