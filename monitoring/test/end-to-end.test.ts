@@ -219,13 +219,18 @@ describe.skipIf(!prometheus || !promtool)(
       );
     });
 
-    it('Prometheus reads the gzip body as the aggregator sends it: one member per part, as one exposition', async () => {
-      // What Prometheus asks for: gzip. The stored families (kept while unchanged, issue 17) and the
-      // aggregator's own families are two gzip members; the panels above are what Prometheus read from them.
+    it('Prometheus reads the gzip body as the aggregator sends it: one member per chunk, as one exposition', async () => {
+      // What Prometheus asks for: gzip. Each chunk of the stored families (at least one per family, kept
+      // while unchanged, issue 17) and the aggregator's own families are gzip members of their own; the
+      // panels above are what Prometheus read from them.
       const { headers, body } = await rawGet(backend.metricsUrl, { 'Accept-Encoding': 'gzip' });
       expect(headers['content-encoding']).toBe('gzip');
-      expect(gzipMembers(body)).toBe(2);
       const text = gunzipSync(body).toString('utf8');
+      const storedFamilies = text
+        .split('\n')
+        .filter((l) => l.startsWith('# TYPE ') && !l.startsWith('# TYPE kci_metrics_'));
+      expect(storedFamilies.length).toBeGreaterThan(10);
+      expect(gzipMembers(body)).toBeGreaterThanOrEqual(storedFamilies.length + 1);
       expect(text).toContain('http_request_duration_seconds_count{method="GET",route="/api/tree/",status_code="200"}');
       expect(text).toContain('\nkci_metrics_scrape_duration_seconds ');
       const up = await prom.query('up{job="kci-metrics"}');

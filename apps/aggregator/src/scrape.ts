@@ -8,20 +8,19 @@ import type { StoreWatch } from './store-watch.js';
 const gzipAsync = promisify(gzip);
 
 /**
- * The stored families of one format as last rendered, in bytes and gzip-compressed (at most once). The
- * store hands back the same version while nothing stored changed (issue 17), so an idle host's scrapes
- * reuse both: no copy, no compression.
+ * One chunk of the stored families (the store's `parts.chunks`), compressed at most once. The store hands
+ * back the same version while the chunk's text is unchanged (issue 17), so a scrape compresses only the
+ * chunks of series that changed, and an idle host's scrapes compress nothing. Its text is not kept (the
+ * store hands it to each scrape): a scrape that wants the body uncompressed encodes it again.
  */
-class StoredPart {
+class StoredChunk {
   private gzipped: Promise<Buffer> | undefined;
 
-  constructor(
-    readonly version: number,
-    readonly body: Buffer,
-  ) {}
+  constructor(readonly version: number) {}
 
-  gzip(): Promise<Buffer> {
-    this.gzipped ??= compress(this.body);
+  /** Its gzip member; `text` is its text in the scrape that asks (the same characters for the same version). */
+  gzip(text: string): Promise<Buffer> {
+    this.gzipped ??= compressQueue.run(() => compress(Buffer.from(text, 'utf8')));
     return this.gzipped;
   }
 }
@@ -31,25 +30,52 @@ class StoredPart {
 const compress = (body: Buffer) => gzipAsync(body, { level: constants.Z_BEST_SPEED });
 
 /**
- * A rendered exposition, shared by every request that joined the same render: the stored families (kept
- * across scrapes while unchanged) and the tail (the aggregator's own families, and `# EOF`), which changes
- * at every scrape. Compressed, it is two gzip members, one per part: a gzip body may be a series of members
- * (RFC 1952 §2.2), which Prometheus's reader (Go's gzip.Reader, multistream) reads as one.
+ * At most this many compressions at once (zlib runs them on libuv's thread pool): each holds its input and
+ * a zlib state of a few hundred KB, and after a change of everything at S=100000 there are hundreds.
+ */
+const COMPRESSIONS = 4;
+
+class Queue {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((start) => this.waiting.push(start));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+const compressQueue = new Queue(COMPRESSIONS);
+
+/**
+ * A rendered exposition, shared by every request that joined the same render: the stored families, as
+ * chunks kept across scrapes while unchanged, and the tail (the aggregator's own families, and `# EOF`),
+ * which changes at every scrape. Compressed, it is one gzip member per chunk and one for the tail: a gzip
+ * body may be a series of members (RFC 1952 §2.2), which Prometheus's reader (Go's gzip.Reader,
+ * multistream) reads as one.
  */
 export class Exposition {
   private tailGzipped: Promise<Buffer> | undefined;
 
   constructor(
     readonly format: ExpositionFormat,
-    private readonly stored: StoredPart,
+    private readonly stored: ReadonlyArray<{ chunk: StoredChunk; text: string }>,
     private readonly tail: Buffer,
   ) {}
 
   /** The body as chunks to send in order: plain, or gzip members (each compressed at most once). */
   async chunks(gzip: boolean): Promise<Buffer[]> {
-    if (!gzip) return [this.stored.body, this.tail];
+    if (!gzip) return [...this.stored.map((c) => Buffer.from(c.text, 'utf8')), this.tail];
     this.tailGzipped ??= compress(this.tail);
-    return Promise.all([this.stored.gzip(), this.tailGzipped]);
+    return Promise.all([...this.stored.map((c) => c.chunk.gzip(c.text)), this.tailGzipped]);
   }
 }
 
@@ -66,8 +92,8 @@ export type ScrapeResult = { ok: true; exposition: Exposition } | { ok: false; s
  */
 export class Scraper {
   private readonly inFlight = new Map<ExpositionFormat, Promise<ScrapeResult>>();
-  /** The stored part last rendered (the store keeps one rendering too: one format is scraped at a time). */
-  private stored: StoredPart | undefined;
+  /** The chunks of the stored families last rendered, by version (one format is scraped at a time). */
+  private stored = new Map<number, StoredChunk>();
 
   constructor(
     private readonly store: MetricsStore,
@@ -110,12 +136,15 @@ export class Scraper {
     }
     this.watch.succeeded(scrape.health);
     const { parts } = scrape;
-    let stored = this.stored;
-    if (stored?.version !== parts.version) {
-      stored = new StoredPart(parts.version, Buffer.from(parts.stored, 'utf8'));
-      this.stored = stored;
+    const chunks: Array<{ chunk: StoredChunk; text: string }> = [];
+    const kept = new Map<number, StoredChunk>();
+    for (const { version, text } of parts.chunks) {
+      const chunk = this.stored.get(version) ?? new StoredChunk(version);
+      kept.set(version, chunk);
+      chunks.push({ chunk, text });
     }
-    return { ok: true, exposition: new Exposition(format, stored, Buffer.from(parts.tail, 'utf8')) };
+    this.stored = kept;
+    return { ok: true, exposition: new Exposition(format, chunks, Buffer.from(parts.tail, 'utf8')) };
   }
 }
 

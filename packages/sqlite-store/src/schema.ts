@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { ALL_BLOCKS, GAUGE_BLOCKS } from './stamps.js';
 
 /**
  * The store's tables (one database file shared by every process of a host):
@@ -14,6 +15,9 @@ import Database from 'better-sqlite3';
  * - `exemplars` holds the most recent exemplar of any process per counter series and histogram bucket
  *   (exemplars.ts). Added after version 1 without changing it: a database made before gets the table when
  *   it is next opened, and an older store version that opens a database with it ignores it.
+ * - `stamps` says which blocks of series rows changed (stamps.ts), so that a scrape reads and renders only
+ *   those (issue 17). Added after version 1 like `exemplars`, with the `writers.stamps` column and the
+ *   triggers below; an older store version ignores the table, and the triggers make its writes count.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -84,6 +88,49 @@ CREATE TABLE IF NOT EXISTS exemplars (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * What the stamps of changed blocks need (stamps.ts): the table, a column by which a writer says it stamps
+ * what it changes, and triggers for the writes that stamp nothing themselves. Every flush of every store
+ * version registers or touches its `writers` row, so a writer that does not stamp (an older version) bumps
+ * the stamp of everything with each flush; a fold (deleting a writer) bumps the gauges' stamp, a deleted
+ * metric (a definition replaced, a store cleared) the stamp of everything. These fire once per flush or
+ * fold, never per series row.
+ */
+const STAMPS_DDL = `
+CREATE TABLE IF NOT EXISTS stamps (block INTEGER PRIMARY KEY, stamp INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS stamps_writer_added AFTER INSERT ON writers WHEN NEW.stamps = 0 BEGIN
+  ${bump(ALL_BLOCKS)}
+END;
+CREATE TRIGGER IF NOT EXISTS stamps_writer_touched AFTER UPDATE ON writers WHEN NEW.stamps = 0 BEGIN
+  ${bump(ALL_BLOCKS)}
+END;
+CREATE TRIGGER IF NOT EXISTS stamps_writer_folded AFTER DELETE ON writers BEGIN
+  ${bump(GAUGE_BLOCKS)}
+END;
+CREATE TRIGGER IF NOT EXISTS stamps_metric_dropped AFTER DELETE ON metrics BEGIN
+  ${bump(ALL_BLOCKS)}
+END;
+`;
+
+function bump(block: number): string {
+  return `INSERT INTO stamps (block, stamp) VALUES (${block}, 1) ON CONFLICT (block) DO UPDATE SET stamp = stamp + 1;`;
+}
+
+/** Add what came after version 1 (exemplars, stamps) to a database that lacks it; checked again under the lock. */
+function migrate(db: Database.Database): void {
+  const has = (type: string, name: string) =>
+    db.prepare('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get(type, name) !== undefined;
+  const stampsColumn = () => (db.pragma('table_info(writers)') as { name: string }[]).some((c) => c.name === 'stamps');
+  const complete = () => has('table', 'exemplars') && has('trigger', 'stamps_metric_dropped') && stampsColumn();
+  if (complete()) return;
+  db.transaction(() => {
+    if (!has('table', 'exemplars')) db.exec(EXEMPLARS_DDL);
+    // A writer row of before this column is a writer that does not stamp (0), whatever its version.
+    if (!stampsColumn()) db.exec('ALTER TABLE writers ADD COLUMN stamps INTEGER NOT NULL DEFAULT 0');
+    db.exec(STAMPS_DDL);
+  }).immediate();
+}
+
 /** Open (creating when needed) the database in WAL mode with an explicit busy timeout. */
 export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
   const db = new Database(path, { timeout: busyTimeoutMs });
@@ -99,14 +146,12 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     if (version === 0) {
       db.transaction(() => {
         db.exec(DDL);
-        db.exec(EXEMPLARS_DDL);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     } else if (version !== SCHEMA_VERSION) {
       throw new Error(`database schema version ${version} is not ${SCHEMA_VERSION}; use a fresh store directory`);
-    } else if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'exemplars'").get()) {
-      db.transaction(() => db.exec(EXEMPLARS_DDL)).immediate();
     }
+    migrate(db);
     return db;
   } catch (err) {
     db.close();
@@ -114,9 +159,14 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
   }
 }
 
-/** Clear every stored value (a full restart that starts fresh). Definitions and writers go too. */
+/**
+ * Clear every stored value (a full restart that starts fresh). Definitions and writers go too; the stamps
+ * stay and only go up (a scrape compares them with the ones it rendered from), the stamp of everything
+ * with them.
+ */
 export function clearDatabase(db: Database.Database): void {
   db.transaction(() => {
+    db.exec(bump(ALL_BLOCKS));
     for (const table of [
       'exemplars',
       'gauges',

@@ -2,7 +2,6 @@ import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { seriesOverflows } from './cardinality.js';
 import { viewWriters, type WriterView } from './gc.js';
-import type { Snapshot } from './render.js';
 import type { Statements } from './statements.js';
 import type { StoreHealth } from './types.js';
 
@@ -19,17 +18,16 @@ interface HealthRows {
 /**
  * Read the rows to render and the store's health in one deferred (read) transaction: WAL readers see one
  * committed state from the first read on, so a writer that flushes meanwhile is in both or in neither
- * (issue 15: `metrics()` and `health()` used to be two reads that could disagree). Only the health is
- * read (a few small tables) when `rows` says no to the state's key (see stateKey); with `exemplars`, the
- * exemplars too (OpenMetrics scrapes).
+ * (issue 15: `metrics()` and `health()` used to be two reads that could disagree). `rows` reads what the
+ * scrape renders (blocks.ts), in the same transaction, or returns undefined for a state whose key it
+ * rendered already (see stateKey): then only the health is read, a few small tables.
  */
-export function readSnapshot(
+export function readSnapshot<T>(
   db: Database.Database,
   s: Statements,
   now: number,
-  rows: (key: string) => boolean,
-  exemplars = false,
-): { snapshot: Snapshot | undefined; health: HealthRows; key: string } {
+  rows: (key: string, writers: WriterView[]) => T | undefined,
+): { snapshot: T | undefined; health: HealthRows; key: string } {
   return db
     .transaction(() => {
       const writers = viewWriters(s, now);
@@ -46,17 +44,7 @@ export function readSnapshot(
           detail: c.detail,
         })),
       };
-      const snapshot = rows(key)
-        ? {
-            metrics: s.readMetrics.all() as unknown[][],
-            series: s.readSeries.all() as unknown[][],
-            gauges: s.readGauges.all() as unknown[][],
-            // Only OpenMetrics has exemplars: a text-format scrape does not read them.
-            exemplars: exemplars ? (s.readExemplars.all() as unknown[][]) : [],
-            writers,
-          }
-        : undefined;
-      return { snapshot, health, key };
+      return { snapshot: rows(key, writers), health, key };
     })
     .deferred();
 }

@@ -20,8 +20,9 @@ function upsertExemplars(rows: number): string {
 
 /** Every statement the store runs (SQL text; `raw:` ones return rows as arrays, for the scrape; `pluck:` ones a single value). */
 const SQL = {
-  insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  // stamps = 1: this writer stamps the blocks it changes (stamps.ts).
+  insertWriter: `INSERT INTO writers (pid, host, boot_id, start_ticks, started_at, heartbeat_at, interval_ms, flush_failures, stamps)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
   findWriter: `SELECT id FROM writers WHERE pid = ? AND host = ? AND boot_id = ? AND start_ticks = ? AND dead_at IS NULL
       ORDER BY id LIMIT 1`,
   touchWriter: `UPDATE writers SET heartbeat_at = ?, flush_failures = flush_failures + ?, exited = ?,
@@ -81,6 +82,14 @@ const SQL = {
   readSeries: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series',
   readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
   readExemplars: 'raw:SELECT series_id, slot, labels, value, ts FROM exemplars',
+  // The blocks a scrape renders again (stamps.ts): their rows by id range.
+  readSeriesRange: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series WHERE id >= ? AND id < ?',
+  readGaugesRange:
+    'raw:SELECT series_id, writer_id, value, updated_at FROM gauges WHERE series_id >= ? AND series_id < ?',
+  readExemplarsRange:
+    'raw:SELECT series_id, slot, labels, value, ts FROM exemplars WHERE series_id >= ? AND series_id < ?',
+  readStamps: 'raw:SELECT block, stamp FROM stamps',
+  stampBlock: `INSERT INTO stamps (block, stamp) VALUES (?, 1) ON CONFLICT (block) DO UPDATE SET stamp = stamp + 1`,
   readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
   dataVersion: 'pluck:PRAGMA data_version',
   totalChanges: 'pluck:SELECT total_changes()',

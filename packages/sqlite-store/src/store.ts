@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
+import { BlockRenderer, type StoredChunk } from './blocks.js';
 import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
@@ -9,10 +10,10 @@ import { ConfigError, StoreError } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { currentIdentity, heartbeatEveryMs } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
-import { renderStored } from './render.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
 import { clearDatabase } from './schema.js';
 import { healthOf, readSnapshot } from './snapshot.js';
+import { StampingStatements } from './stamps.js';
 import type { Statements } from './statements.js';
 import type {
   ExpositionFormat,
@@ -27,6 +28,17 @@ import type {
 import { type FlushNotice, Writer } from './writer.js';
 
 export const DB_FILE = 'kci-metrics.sqlite';
+
+/** One stamping view per connection's statements: the writer keeps its batches by the statements object. */
+const stampingViews = new WeakMap<Statements, StampingStatements>();
+function stampingOf(s: Statements): StampingStatements {
+  let view = stampingViews.get(s);
+  if (!view) {
+    view = new StampingStatements(s);
+    stampingViews.set(s, view);
+  }
+  return view;
+}
 
 /** A periodic flush waits this long for the write lock, then gives up until the next interval. */
 const FLUSH_BUSY_MS = 50;
@@ -75,10 +87,12 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   /**
-   * The stored families last rendered, with their format and the key of the state they were rendered from.
-   * One only: a Prometheus server scrapes in one format, and at S=100000 a rendering is 140 MB.
+   * The stored families last rendered, by block (blocks.ts), with their format and the key of the state
+   * they were rendered from. One format only: a Prometheus server scrapes in one format, and at S=100000
+   * a rendering is 140 MB.
    */
-  let rendered: { format: ExpositionFormat; key: string; text: string; version: number } | undefined;
+  const blocks = new BlockRenderer();
+  let rendered: { format: ExpositionFormat; key: string; chunks: StoredChunk[]; version: number } | undefined;
   let versions = 0;
 
   if (opts.fresh) conn.use('STORE_OPEN_FAILED', EXIT_BUSY_MS, (db) => clearDatabase(db));
@@ -104,9 +118,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         // transaction committed: a rolled-back flush leaves every cached id valid.
         let commit: (() => void) | undefined;
         let counted: (() => void) | undefined;
+        // The flush notes the blocks of series it changes and stamps them in its transaction (stamps.ts).
+        const stamping = stampingOf(s);
+        stamping.clear();
         db.transaction(() => {
-          commit = writer.write(s, now, exiting, notices, check);
-          counted = writer.bound.finish(s, notices);
+          commit = writer.write(stamping.statements, now, exiting, notices, check);
+          counted = writer.bound.finish(stamping.statements, notices);
+          stamping.write();
         }).immediate();
         commit?.();
         counted?.();
@@ -188,24 +206,36 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
       }
       // A connection of another generation is another file: nothing rendered before holds for it.
-      const want = (key: string) => last?.key !== `${conn.generation}:${key}`;
-      const read = readSnapshot(db, s, now, want, openMetrics);
-      return { ...read, key: `${conn.generation}:${read.key}`, now };
+      const generation = conn.generation;
+      const read = readSnapshot(db, s, now, (key, writers) =>
+        last?.key === `${generation}:${key}` ? undefined : blocks.read(s, format, generation, writers),
+      );
+      return { ...read, key: `${generation}:${read.key}`, now };
     });
     const health = healthOf(path, rows, now);
     let stored = last;
     if (snapshot) {
-      stored = { format, key, text: renderStored(snapshot, openMetrics), version: ++versions };
+      const { chunks, changed } = blocks.render(snapshot);
+      stored = { format, key, chunks, version: changed || !last ? ++versions : last.version };
       rendered = stored;
     }
-    const text = (stored as { text: string }).text;
+    const { version } = stored as NonNullable<typeof stored>;
+    // Concatenated, not joined (no copy): whoever wants the body as one string pays for it, the aggregator
+    // does not; and fresh strings each scrape, so that what a caller flattens is not kept here.
+    let text = '';
+    const chunks = (stored as NonNullable<typeof stored>).chunks.map((c) => {
+      let chunk = '';
+      for (const p of c.pieces) chunk += p;
+      text += chunk;
+      return { version: c.version, text: chunk };
+    });
     // After the stored families are rendered: a scrape duration among the extras covers them.
     const families = typeof extra === 'function' ? validateExtraFamilies(extra(health)) : extra;
     const tail = renderExtraFamilies(families, openMetrics) + (openMetrics ? '# EOF\n' : '');
     return {
       format,
       body: text + tail,
-      parts: { stored: text, version: (stored as { version: number }).version, tail },
+      parts: { stored: text, version, tail, chunks },
       health,
     };
   };
@@ -268,7 +298,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     health(): StoreHealth {
       return read((db, s) => {
         const now = Date.now();
-        return healthOf(path, readSnapshot(db, s, now, () => false).health, now);
+        return healthOf(path, readSnapshot(db, s, now, () => undefined).health, now);
       });
     },
     close() {

@@ -78,8 +78,10 @@ export interface Scrape {
    * The body in two parts, `stored + tail`: the stored families, and the extra families (plus `# EOF`).
    * While nothing stored changed, scrapes of a format return the same `stored` string and `version`, read
    * and rendered once: a caller can keep what it derives from it (bytes, compressed bytes) by version.
+   * `chunks` are `stored` in parts, in order, each with a version that stays the same while its text
+   * does: after a change, only the chunks of the series that changed have a new version (issue 17).
    */
-  parts: { stored: string; version: number; tail: string };
+  parts: { stored: string; version: number; tail: string; chunks: ReadonlyArray<{ version: number; text: string }> };
   health: StoreHealth;
 }
 

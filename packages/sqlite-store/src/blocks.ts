@@ -1,0 +1,276 @@
+/**
+ * The stored families, rendered by block and kept between scrapes (issue 17): a scrape after a change reads
+ * and renders only the blocks of series whose stamp moved (stamps.ts), and hands the exposition over as
+ * chunks whose version changes only with their text, so that the aggregator compresses only those again.
+ *
+ * - A block is BLOCK_SIZE consecutive series ids; it is rendered per metric (the series of two metrics can
+ *   share a block), each piece one flat string. Series keep their id order within a family, as before.
+ * - A chunk is a family's pieces of 2^GROUP_BITS consecutive blocks, the first one led by the family's
+ *   `# HELP`/`# TYPE` lines (a family without series is its header alone; a gauge without values is left
+ *   out, header too, as before).
+ * - Rendered again: every block when the format, the connection (another file) or the stamp of everything
+ *   changed; a block whose stamp moved; the blocks of a metric whose definition changed; every block holding
+ *   gauges when the gauges' stamp moved or another set of writers is alive (live modes); every block of a
+ *   per-process gauge when one of them is (its process label depends on all its series).
+ */
+import { type ExemplarRow, exemplarsBySeries } from './exemplars.js';
+import type { WriterView } from './gc.js';
+import type { GaugeRow } from './merge.js';
+import {
+  type Exemplars,
+  familyHeader,
+  gaugeValuesOf,
+  type MetricInfo,
+  type MetricRow,
+  metricInfo,
+  NO_EXEMPLARS,
+  pidLabelOf,
+  renderSamples,
+  type SeriesRow,
+} from './render.js';
+import { ALL_BLOCKS, BLOCK_BITS, BLOCK_SIZE, GAUGE_BLOCKS } from './stamps.js';
+import type { Statements } from './statements.js';
+import type { ExpositionFormat } from './types.js';
+
+/** Blocks per chunk: 2 blocks of 64 ids, at most 128 series (about 180 KB of an 11-bucket histogram). */
+export const GROUP_BITS = 1;
+
+/**
+ * A part of the stored families in exposition order, as the flat strings it is made of; the same version
+ * means the same text. Scrapes join them anew each time (a concatenation, no copy): a string a caller
+ * encodes is flattened in place, and kept here it would hold a second copy of the exposition.
+ */
+export interface StoredChunk {
+  version: number;
+  pieces: readonly string[];
+}
+
+interface Piece {
+  text: string;
+  version: number;
+}
+
+interface Block {
+  stamp: number;
+  /** By metric id: the metrics with series in the block (an empty text for a gauge without values). */
+  pieces: Map<number, Piece>;
+}
+
+/** What one read transaction found for the renderer: the rows of the blocks to render again. */
+export interface BlockRead {
+  format: ExpositionFormat;
+  generation: number;
+  metrics: MetricInfo[];
+  stamps: Map<number, number>;
+  live: string;
+  /** The blocks read and to render (undefined: every block). */
+  blocks: Set<number> | undefined;
+  series: SeriesRow[];
+  gauges: GaugeRow[];
+  exemplars: ExemplarRow[];
+  writers: WriterView[];
+}
+
+export class BlockRenderer {
+  private format: ExpositionFormat | undefined;
+  private generation = -1;
+  private all = -1;
+  private gaugesStamp = -1;
+  private live = '';
+  private signatures = new Map<number, string>();
+  private blocks = new Map<number, Block>();
+  private chunks = new Map<string, { sig: string; version: number }>();
+  private versions = 0;
+  private chunkList: number[] = [];
+
+  /**
+   * Inside the scrape's read transaction: decide what to render again and read its rows. `generation` is
+   * the connection's (another file: nothing rendered before holds).
+   */
+  read(s: Statements, format: ExpositionFormat, generation: number, writers: WriterView[]): BlockRead {
+    const metrics = (s.readMetrics.all() as MetricRow[]).map(metricInfo);
+    const stamps = new Map(s.readStamps.all() as [number, number][]);
+    let live = '';
+    for (const w of writers) if (w.alive) live += `${w.row.id},`;
+    const openMetrics = format === 'openmetrics';
+    const base = { format, generation, metrics, stamps, live, writers };
+    if (format !== this.format || generation !== this.generation || (stamps.get(ALL_BLOCKS) ?? 0) !== this.all) {
+      return {
+        ...base,
+        blocks: undefined,
+        series: s.readSeries.all() as SeriesRow[],
+        gauges: s.readGauges.all() as GaugeRow[],
+        // Only OpenMetrics has exemplars: a text-format scrape does not read them.
+        exemplars: openMetrics ? (s.readExemplars.all() as ExemplarRow[]) : [],
+      };
+    }
+    const dirty = new Set<number>();
+    for (const [block, stamp] of stamps) if (block >= 0 && this.blocks.get(block)?.stamp !== stamp) dirty.add(block);
+    const byId = new Map(metrics.map((m) => [m.id, m]));
+    const gaugesMoved = (stamps.get(GAUGE_BLOCKS) ?? 0) !== this.gaugesStamp || live !== this.live;
+    for (const [block, { pieces }] of this.blocks) {
+      for (const id of pieces.keys()) {
+        const m = byId.get(id);
+        if (m === undefined || m.signature !== this.signatures.get(id) || (gaugesMoved && m.type === 'gauge')) {
+          dirty.add(block);
+          break;
+        }
+      }
+    }
+    const rows = { series: [] as SeriesRow[], gauges: [] as GaugeRow[], exemplars: [] as ExemplarRow[] };
+    const readBlocks = (blocks: Iterable<number>) => {
+      for (const [from, to] of ranges(blocks)) {
+        const lo = from * BLOCK_SIZE;
+        const hi = to * BLOCK_SIZE;
+        append(rows.series, s.readSeriesRange.all(lo, hi) as SeriesRow[]);
+        append(rows.gauges, s.readGaugesRange.all(lo, hi) as GaugeRow[]);
+        if (openMetrics) append(rows.exemplars, s.readExemplarsRange.all(lo, hi) as ExemplarRow[]);
+      }
+    };
+    readBlocks(dirty);
+    // A per-process gauge's label for the process depends on every series of the metric: all its blocks.
+    const perProcess = new Set<number>();
+    for (const r of rows.series) {
+      const m = byId.get(r[0]);
+      if (m?.type === 'gauge' && m.mode.perProcess) perProcess.add(m.id);
+    }
+    const more = new Set<number>();
+    for (const [block, { pieces }] of perProcess.size > 0 ? this.blocks : []) {
+      if (dirty.has(block)) continue;
+      for (const id of perProcess) if (pieces.has(id)) more.add(block);
+    }
+    if (more.size > 0) {
+      readBlocks(more);
+      for (const block of more) dirty.add(block);
+    }
+    return { ...base, blocks: dirty, ...rows };
+  }
+
+  /** After the read: render what it read, keep it, and return the stored families as chunks. */
+  render(read: BlockRead): { chunks: StoredChunk[]; changed: boolean } {
+    const openMetrics = read.format === 'openmetrics';
+    const writers = new Map<number, WriterView>();
+    for (const w of read.writers) writers.set(w.row.id, w);
+    const ctx = {
+      openMetrics,
+      gaugeValues: gaugeValuesOf(read.gauges),
+      writers,
+      exemplars: openMetrics ? (exemplarsBySeries(read.exemplars) as Exemplars) : NO_EXEMPLARS,
+    };
+    const byId = new Map(read.metrics.map((m) => [m.id, m]));
+    // The rows read, by block, then metric (id order is kept: the reads return rows by id).
+    const fresh = new Map<number, Map<number, SeriesRow[]>>();
+    const byMetric = new Map<number, SeriesRow[]>();
+    for (const r of read.series) {
+      const block = r[1] >> BLOCK_BITS;
+      let metrics = fresh.get(block);
+      if (!metrics) {
+        metrics = new Map();
+        fresh.set(block, metrics);
+      }
+      const list = metrics.get(r[0]);
+      if (list) list.push(r);
+      else metrics.set(r[0], [r]);
+      const all = byMetric.get(r[0]);
+      if (all) all.push(r);
+      else byMetric.set(r[0], [r]);
+    }
+    const pidLabels = new Map<number, string>();
+    for (const [id, rows] of byMetric) {
+      const m = byId.get(id);
+      if (m) pidLabels.set(id, pidLabelOf(m, rows));
+    }
+    // A piece whose text came out the same keeps its version (its chunk need not be compressed again).
+    const previous = this.blocks;
+    if (read.blocks === undefined) this.blocks = new Map();
+    const blocks = read.blocks ?? fresh.keys();
+    for (const block of blocks) {
+      const before = previous.get(block);
+      const pieces = new Map<number, Piece>();
+      for (const [id, rows] of fresh.get(block) ?? []) {
+        const m = byId.get(id);
+        if (!m) continue; // a series of a metric row that is gone (not rendered, as before)
+        const text = renderSamples(m, rows, ctx, pidLabels.get(id) ?? 'pid');
+        const old = before?.pieces.get(id);
+        pieces.set(id, old?.text === text ? old : { text, version: ++this.versions });
+      }
+      this.blocks.set(block, { stamp: read.stamps.get(block) ?? 0, pieces });
+    }
+    if (read.blocks === undefined) {
+      // Blocks stamped but without rows now: nothing to render, nothing to read again until their stamp moves.
+      for (const [block, stamp] of read.stamps)
+        if (block >= 0 && !this.blocks.has(block)) this.blocks.set(block, { stamp, pieces: new Map() });
+    }
+    this.format = read.format;
+    this.generation = read.generation;
+    this.all = read.stamps.get(ALL_BLOCKS) ?? 0;
+    this.gaugesStamp = read.stamps.get(GAUGE_BLOCKS) ?? 0;
+    this.live = read.live;
+    this.signatures = new Map(read.metrics.map((m) => [m.id, m.signature]));
+    return this.assemble(read.metrics, openMetrics);
+  }
+
+  /** The families in metric id order, each as the chunks of its blocks in id order. */
+  private assemble(metrics: MetricInfo[], openMetrics: boolean): { chunks: StoredChunk[]; changed: boolean } {
+    const order = [...this.blocks.keys()].sort((a, b) => a - b);
+    const perMetric = new Map<number, Array<[number, Piece]>>();
+    for (const block of order) {
+      for (const [id, piece] of (this.blocks.get(block) as Block).pieces) {
+        if (piece.text === '') continue;
+        const list = perMetric.get(id);
+        if (list) list.push([block, piece]);
+        else perMetric.set(id, [[block, piece]]);
+      }
+    }
+    const chunks: StoredChunk[] = [];
+    const used = new Map<string, { sig: string; version: number }>();
+    const emit = (key: string, header: string, pieces: Piece[]) => {
+      let sig = header;
+      for (const p of pieces) sig += `,${p.version}`;
+      const known = this.chunks.get(key);
+      const chunk = known?.sig === sig ? known : { sig, version: ++this.versions };
+      used.set(key, chunk);
+      const texts = header ? [header] : [];
+      for (const p of pieces) texts.push(p.text);
+      chunks.push({ version: chunk.version, pieces: texts });
+    };
+    for (const m of metrics) {
+      const list = perMetric.get(m.id) ?? [];
+      if (list.length === 0 && m.type === 'gauge') continue; // no process reports it (any more)
+      let header = familyHeader(m, openMetrics);
+      if (list.length === 0) emit(`${m.id}`, header, []);
+      let group: Piece[] = [];
+      for (let i = 0; i < list.length; i++) {
+        const [block, piece] = list[i] as [number, Piece];
+        group.push(piece);
+        const next = list[i + 1];
+        if (next === undefined || next[0] >> GROUP_BITS !== block >> GROUP_BITS) {
+          emit(`${m.id}:${block >> GROUP_BITS}`, header, group);
+          header = '';
+          group = [];
+        }
+      }
+    }
+    this.chunks = used;
+    const versions = chunks.map((c) => c.version);
+    const changed = versions.length !== this.chunkList.length || versions.some((v, i) => v !== this.chunkList[i]);
+    this.chunkList = versions;
+    return { chunks, changed };
+  }
+}
+
+/** Sorted runs of consecutive block numbers, as [first, last + 1). */
+function ranges(blocks: Iterable<number>): Array<[number, number]> {
+  const sorted = [...blocks].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const b of sorted) {
+    const last = out.at(-1);
+    if (last && last[1] === b) last[1] = b + 1;
+    else out.push([b, b + 1]);
+  }
+  return out;
+}
+
+function append<T>(to: T[], rows: T[]): void {
+  for (const r of rows) to.push(r);
+}
