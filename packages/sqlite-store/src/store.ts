@@ -101,8 +101,11 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   const flush = (exiting = false, ifChanged = false): boolean => {
     if (closed || writer.registries.length === 0) return !closed;
     // Nothing changed and the heartbeat is not due: no lock, no write (the exit flush always writes).
-    const check = ifChanged && !exiting ? writer.changesToWrite(Date.now()) : 0;
-    if (ifChanged && !exiting && check === 0) return true;
+    let check = 0;
+    if (ifChanged && !exiting) {
+      check = writer.changesToWrite(Date.now());
+      if (check === 0) return true;
+    }
     const notices: FlushNotice[] = [];
     try {
       // Once a lock has lasted long enough to count as a failure, periodic attempts stop waiting for it:

@@ -736,19 +736,20 @@ export class Writer {
       for (const hash of Object.keys(hashMap)) {
         const entry = hashMap[hash];
         if (!entry) continue;
-        const own = ownerOf(entry) as SeriesState | undefined;
-        if (own !== undefined && own.entry === entry) {
-          if (
-            quiet?.tracks(entry) &&
-            own.id !== undefined &&
-            own.carry === 0 &&
-            own.carryVector === undefined &&
-            !(heard as Set<PromEntry>).has(entry)
-          ) {
-            continue;
-          }
-          if (visit(hash, entry, own) && heard && !heard.has(entry)) missed ??= hash;
-        } else if (visit(hash, entry) && heard && !heard.has(entry)) missed ??= hash;
+        // The state last written from this very entry, if the entry still carries it.
+        const ownerState = ownerOf(entry) as SeriesState | undefined;
+        const own = ownerState?.entry === entry ? ownerState : undefined;
+        if (
+          own !== undefined &&
+          quiet?.tracks(entry) &&
+          own.id !== undefined &&
+          own.carry === 0 &&
+          own.carryVector === undefined &&
+          !(heard as Set<PromEntry>).has(entry)
+        ) {
+          continue;
+        }
+        if (visit(hash, entry, own) && heard && !heard.has(entry)) missed ??= hash;
       }
       if (missed !== undefined && st.log) {
         st.log = undefined;
