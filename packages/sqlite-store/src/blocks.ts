@@ -36,23 +36,24 @@ import type { ExpositionFormat } from './types.js';
 export const GROUP_BITS = 1;
 
 /**
- * A part of the stored families in exposition order, as the flat strings it is made of; the same version
- * means the same text. Scrapes join them anew each time (a concatenation, no copy): a string a caller
- * encodes is flattened in place, and kept here it would hold a second copy of the exposition.
+ * A part of the stored families in exposition order, as the UTF-8 pieces it is made of; the same version
+ * means the same bytes. A piece is encoded once, when its block is rendered, and kept as bytes only: a
+ * scrape hands the same buffers out again (no string is joined, flattened or encoded per scrape), and
+ * nothing holds a second copy of the exposition as text.
  */
 export interface StoredChunk {
   version: number;
-  pieces: readonly string[];
+  pieces: readonly Buffer[];
 }
 
 interface Piece {
-  text: string;
+  bytes: Buffer;
   version: number;
 }
 
 interface Block {
   stamp: number;
-  /** By metric id: the metrics with series in the block (an empty text for a gauge without values). */
+  /** By metric id: the metrics with series in the block (no bytes for a gauge without values). */
   pieces: Map<number, Piece>;
 }
 
@@ -190,9 +191,9 @@ export class BlockRenderer {
       for (const [id, rows] of fresh.get(block) ?? []) {
         const m = byId.get(id);
         if (!m) continue; // a series of a metric row that is gone (not rendered, as before)
-        const text = renderSamples(m, rows, ctx, pidLabels.get(id) ?? 'pid');
+        const bytes = Buffer.from(renderSamples(m, rows, ctx, pidLabels.get(id) ?? 'pid'), 'utf8');
         const old = before?.pieces.get(id);
-        pieces.set(id, old?.text === text ? old : { text, version: ++this.versions });
+        pieces.set(id, old?.bytes.equals(bytes) ? old : { bytes, version: ++this.versions });
       }
       this.blocks.set(block, { stamp: read.stamps.get(block) ?? 0, pieces });
     }
@@ -216,7 +217,7 @@ export class BlockRenderer {
     const perMetric = new Map<number, Array<[number, Piece]>>();
     for (const block of order) {
       for (const [id, piece] of (this.blocks.get(block) as Block).pieces) {
-        if (piece.text === '') continue;
+        if (piece.bytes.length === 0) continue;
         const list = perMetric.get(id);
         if (list) list.push([block, piece]);
         else perMetric.set(id, [[block, piece]]);
@@ -230,9 +231,9 @@ export class BlockRenderer {
       const known = this.chunks.get(key);
       const chunk = known?.sig === sig ? known : { sig, version: ++this.versions };
       used.set(key, chunk);
-      const texts = header ? [header] : [];
-      for (const p of pieces) texts.push(p.text);
-      chunks.push({ version: chunk.version, pieces: texts });
+      const bytes: Buffer[] = header ? [Buffer.from(header, 'utf8')] : [];
+      for (const p of pieces) bytes.push(p.bytes);
+      chunks.push({ version: chunk.version, pieces: bytes });
     };
     for (const m of metrics) {
       const list = perMetric.get(m.id) ?? [];

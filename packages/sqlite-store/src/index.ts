@@ -12,6 +12,7 @@ export type {
   MetricsOptions,
   MetricsStore,
   Scrape,
+  ScrapeChunk,
   ScrapeOptions,
   StoreHealth,
   StoreLogger,

@@ -67,9 +67,18 @@ describe('a scrape after a change', () => {
       const w = writerWith(dir, 300); // 600 series rows: blocks of both metrics, several chunks each
       const reader = openStore({ dir, logger: quiet });
       try {
-        const first = await scrapeFresh(reader, dir, format);
+        let first = await scrapeFresh(reader, dir, format);
         expect(first.parts.chunks.length).toBeGreaterThan(2);
         expect(first.parts.chunks.map((c) => c.text).join('')).toBe(first.parts.stored);
+        // The bytes a server sends are the body's UTF-8, chunk by chunk (a label beyond ASCII included).
+        w.counter.inc({ i: 'café 日本 🙂' }, 7);
+        expect(w.store.flush()).toBe(true);
+        const utf8 = await scrapeFresh(reader, dir, format);
+        const bytes = Buffer.concat(utf8.parts.chunks.flatMap((c) => [...c.bytes]));
+        expect(bytes.equals(Buffer.from(utf8.parts.stored, 'utf8'))).toBe(true);
+        expect(bytes.includes(Buffer.from('i="café 日本 🙂"', 'utf8'))).toBe(true);
+        expect(utf8.body).toBe(utf8.parts.stored + utf8.parts.tail);
+        first = utf8;
 
         w.counter.inc({ i: '150' }, 1000);
         expect(w.store.flush()).toBe(true);

@@ -12,6 +12,7 @@ import { currentIdentity, heartbeatEveryMs } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
 import { clearDatabase } from './schema.js';
+import { scrapeOf } from './scrape-result.js';
 import { healthOf, readSnapshot } from './snapshot.js';
 import { StampingStatements } from './stamps.js';
 import type { Statements } from './statements.js';
@@ -222,25 +223,11 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       stored = { format, key, chunks, version: changed || !last ? ++versions : last.version };
       rendered = stored;
     }
-    const { version } = stored as NonNullable<typeof stored>;
-    // Concatenated, not joined (no copy): whoever wants the body as one string pays for it, the aggregator
-    // does not; and fresh strings each scrape, so that what a caller flattens is not kept here.
-    let text = '';
-    const chunks = (stored as NonNullable<typeof stored>).chunks.map((c) => {
-      let chunk = '';
-      for (const p of c.pieces) chunk += p;
-      text += chunk;
-      return { version: c.version, text: chunk };
-    });
+    const { version, chunks } = stored as NonNullable<typeof stored>;
     // After the stored families are rendered: a scrape duration among the extras covers them.
     const families = typeof extra === 'function' ? validateExtraFamilies(extra(health)) : extra;
     const tail = renderExtraFamilies(families, openMetrics) + (openMetrics ? '# EOF\n' : '');
-    return {
-      format,
-      body: text + tail,
-      parts: { stored: text, version, tail, chunks },
-      health,
-    };
+    return scrapeOf(format, version, chunks, tail, health);
   };
 
   return {

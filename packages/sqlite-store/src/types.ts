@@ -73,16 +73,27 @@ export interface ScrapeOptions {
 export interface Scrape {
   format: ExpositionFormat;
   /** The merged exposition, extra families included; OpenMetrics ends with one `# EOF`. */
-  body: string;
+  readonly body: string;
   /**
    * The body in two parts, `stored + tail`: the stored families, and the extra families (plus `# EOF`).
-   * While nothing stored changed, scrapes of a format return the same `stored` string and `version`, read
-   * and rendered once: a caller can keep what it derives from it (bytes, compressed bytes) by version.
-   * `chunks` are `stored` in parts, in order, each with a version that stays the same while its text
-   * does: after a change, only the chunks of the series that changed have a new version (issue 17).
+   * While nothing stored changed, scrapes of a format return the same `version`, read and rendered once: a
+   * caller can keep what it derives from it (compressed bytes) by version. `chunks` are `stored` in parts,
+   * in order, as UTF-8 bytes, each with a version that stays the same while its bytes do: after a change,
+   * only the chunks of the series that changed have a new version (issue 17). The text forms (`stored`,
+   * `body`, a chunk's `text`) are decoded from the bytes when read; a server sends the bytes.
    */
-  parts: { stored: string; version: number; tail: string; chunks: ReadonlyArray<{ version: number; text: string }> };
+  parts: { readonly stored: string; version: number; tail: string; chunks: readonly ScrapeChunk[] };
   health: StoreHealth;
+}
+
+/** A part of the stored families of a scrape. */
+export interface ScrapeChunk {
+  /** The same while the bytes are the same (across scrapes of one store and format). */
+  version: number;
+  /** The chunk's UTF-8 bytes, as pieces to send or compress in order; kept by the store: never modify them. */
+  bytes: readonly Buffer[];
+  /** The chunk as text (decoded at each read). */
+  readonly text: string;
 }
 
 /** The store's own health, for the aggregator's self-metrics. */
