@@ -32,8 +32,8 @@ const SCENARIOS = [
   { name: 'none', share: 0 },
 ];
 
-// The store reads the clock for its heartbeat (every 10 intervals) and its periodic full comparison (every
-// 60 s): each timed flush advances a virtual clock by one interval, so those come at their real rate and
+// The store reads the clock for its heartbeat (every 10 intervals) and its rolling look at every series (all
+// of them within 60 s): each timed flush advances a virtual clock by one interval, so those come at their real rate and
 // their cost is in the mean, as it would be over the same number of seconds of a worker's life.
 const realNow = Date.now;
 let virtualNow = realNow();
@@ -75,7 +75,7 @@ function inChild(spec) {
 }
 
 function runScenario(dir, series, scenario, build) {
-  // 130 intervals: two of the store's periodic full comparisons (the first comes 30-60 s after the first flush).
+  // 130 intervals: two rounds of the store's rolling look at every series (each within 60 s).
   const reps = QUICK ? 30 : 130;
   const registry = new promClient.Registry();
   const metrics = defineMetrics(promClient, registry);

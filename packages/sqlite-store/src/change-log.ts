@@ -18,8 +18,9 @@
  *
  * Whatever replaces a whole entry or the whole map (reset(), Histogram.zero(), code that is not prom-client
  * 15's) is not seen by these hooks: the writer compares every series after each of those it knows of, and
- * every VERIFY_EVERY_MS compares every series anyway; a change found there that the log missed turns the
- * log off for that metric (compared every flush from then on, as before), and is logged once.
+ * looks at every series again within VERIFY_EVERY_MS (a rolling look, writer.ts); a change found that the
+ * log missed turns the log off for that metric (compared every flush from then on, as before), and is
+ * logged once.
  *
  * Gauges are not tracked: prom-client's Gauge.set() replaces the entry object, so a gauge is compared at
  * every flush (one number per series).
@@ -192,6 +193,11 @@ export class ChangeLog {
     for (const e of out) e[QUEUED] = false;
     return out;
   }
+}
+
+/** Whether a tracked entry is on its log's list of changes (the next flush visits it). */
+export function isQueued(entry: PromEntry): boolean {
+  return (entry as Partial<TrackedEntry>)[QUEUED] === true;
 }
 
 /** The key a tracked entry was logged under. */

@@ -350,6 +350,62 @@ describe('every way prom-client records a value is written by the next flush', (
     }
   });
 
+  it('looks at every series again within 60 s of 1 s flushes, a share at each, and writes nothing while all is well', async () => {
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    try {
+      const registry = new Registry();
+      const c = new Counter({ name: 'roll_total', help: 'r', labelNames: ['k'], registers: [registry] });
+      for (let k = 0; k < 600; k++) c.inc({ k }, 1);
+      const log = captureLogger();
+      const { dir } = tempDir();
+      const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
+      store.attach(registry);
+      expect(store.flush()).toBe(true);
+      const quietSeconds = (n: number) => {
+        for (let i = 0; i < n; i++) {
+          now += 1000;
+          expect(store.flush({ ifChanged: true })).toBe(true);
+        }
+      };
+      // Quiet seconds take no transaction (the WAL does not grow): the look finds every series it
+      // reaches vouched for, also right after new series were written (heard by the log).
+      const wal = walBytes(store);
+      quietSeconds(10);
+      expect(walBytes(store)).toBe(wal);
+      for (let i = 0; i < 4; i++) c.inc({ k: `new${i}` }, 1);
+      quietSeconds(1);
+      const written = walBytes(store);
+      expect(written).toBeGreaterThan(wal);
+      quietSeconds(10);
+      expect(walBytes(store)).toBe(written);
+
+      // Behind prom-client: the 600th series' entry replaced. The look walks the keys in order, a share a
+      // second, and is about a third of the way through: it reaches it some 40 s later, not at once.
+      const map = (c as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
+      map['k:599,'] = { value: 50, labels: { k: 599 } };
+      const reader = openStore({ dir, logger: quiet });
+      let seconds = 0;
+      while ((await value(reader, 'roll_total', { k: '599' })) === 1) {
+        expect(seconds).toBeLessThan(61);
+        quietSeconds(1);
+        seconds++;
+      }
+      expect(seconds).toBeGreaterThan(20);
+      // Written by the full comparison the look asked for (a new entry: counted in full), reported once.
+      expect(await value(reader, 'roll_total', { k: '599' })).toBe(51);
+      expect(log.warnings.filter((w) => w.includes('was not heard by the store'))).toHaveLength(1);
+      let total = 0;
+      for (let k = 0; k < 600; k++) total += (await value(reader, 'roll_total', { k: String(k) })) ?? Number.NaN;
+      expect(total).toBe(600 + 50);
+      reader.close();
+      store.close();
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('leaves prom-client reading its own values unchanged (registry.metrics(), get(), JSON)', async () => {
     const registry = new Registry();
     const c = new Counter({ name: 'same_total', help: 's', labelNames: ['k'], registers: [registry] });

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
-import { attach, ChangeLog, keyOf, ownerOf } from './change-log.js';
+import { attach, ChangeLog, isQueued, keyOf, ownerOf } from './change-log.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import {
   counterExemplars,
@@ -82,6 +82,12 @@ interface MetricState {
   log: ChangeLog | undefined;
   /** Compare every series at the next flush (first sight, after reset()/remove()/zero(), after a failed flush). */
   rescan: boolean;
+  /** The rolling look (Writer.look) found a series the log cannot vouch for: compare every series next flush. */
+  verifyNext: boolean;
+  /** The keys the rolling look walks, taken once per round, where it is in them, and when it last looked. */
+  lookKeys: string[] | undefined;
+  lookAt: number;
+  lookedAt: number;
   /** The check (Writer.changesToWrite) whose run of collect() this metric's values come from; 0: none. */
   collectedIn: number;
 }
@@ -97,9 +103,13 @@ export interface FlushNotice {
 const NO_ENTRIES: Record<string, PromEntry> = Object.freeze({}) as Record<string, PromEntry>;
 
 /**
- * Every this often a flush compares every series of the metrics it tracks changes of, as it did before
- * there was a change log: a change the log missed (an entry replaced by code that is not prom-client 15's)
- * is written then, and the metric is compared at every flush from then on.
+ * Within this time every series of a metric whose changes are tracked has been looked at once more, as it
+ * would have been compared before there was a change log: a series the log cannot vouch for (its entry
+ * replaced by code that is not prom-client 15's) makes the next flush compare every series of the metric;
+ * a change found there that the log missed is written, and the metric is compared at every flush from then
+ * on. The look is rolling: each flush interval's check takes its share of the series (at S=10000 and a
+ * 1 s interval, 167 a second), so it is code that runs all the time (compiled, not interpreted) and no flush
+ * stops the event loop for a pass over every series (it did for 50 ms at S=10000, once a minute).
  */
 export const VERIFY_EVERY_MS = 60_000;
 
@@ -133,7 +143,6 @@ export class Writer {
   failedFlushes = 0;
   /** When the writer row's heartbeat is due again (a flush with nothing to write skips the transaction until then). */
   private heartbeatDue = 0;
-  private verifyDue = 0;
   private verifying = false;
   /** Checks made by changesToWrite(), and the one the write in progress follows (0: none). */
   private checks = 0;
@@ -259,6 +268,10 @@ export class Writer {
       duplicate: false,
       log: undefined,
       rescan: true,
+      verifyNext: false,
+      lookKeys: undefined,
+      lookAt: 0,
+      lookedAt: 0,
       collectedIn: 0,
     };
     this.states.set(metric, st);
@@ -385,7 +398,9 @@ export class Writer {
 
   private anythingToWrite(now: number, check: number): boolean {
     if (this.writerId === undefined || this.pending.length > 0) return true;
-    if (now >= this.heartbeatDue || now >= this.verifyDue) return true;
+    // Every metric is looked at, also when the heartbeat makes this flush write anyway: the rolling look
+    // takes its share of the series at every check.
+    let any = now >= this.heartbeatDue;
     let metrics = 0;
     for (const registry of this.registries) {
       for (const metric of registry.getMetricsAsArray() as unknown as PromMetric[]) {
@@ -397,14 +412,56 @@ export class Writer {
           runCollect(metric);
           st.collectedIn = check;
         }
-        if (this.hasChanges(st)) return true;
+        if (st.log && !st.verifyNext) this.look(st, now);
+        if (!any && this.hasChanges(st)) any = true;
       }
     }
-    return metrics !== this.states.size; // one was removed (or is in two registries: then always written)
+    return any || metrics !== this.states.size; // one was removed (or is in two registries: then always written)
+  }
+
+  /**
+   * The rolling look (VERIFY_EVERY_MS): the share of the metric's series that the time since the last look
+   * stands for, each checked without a write. A series passes when its entry is tracked by the metric's log
+   * and is still the one its state was written from, with nothing carried over (or when the log has it
+   * already: the flush visits it). Anything else makes the next flush compare every series.
+   */
+  private look(st: MetricState, now: number): void {
+    const log = st.log as ChangeLog;
+    const entries = checkedEntries(st.metric);
+    if (entries === undefined || log.map !== entries || st.lookedAt === 0) {
+      st.lookedAt = now; // a replaced map is compared in full anyway (hasChanges); a new metric starts now
+      return;
+    }
+    let keys = st.lookKeys;
+    if (keys === undefined || st.lookAt >= keys.length) {
+      keys = Object.keys(entries);
+      st.lookKeys = keys;
+      st.lookAt = 0;
+    }
+    const share = Math.min(1, Math.max(0, now - st.lookedAt) / VERIFY_EVERY_MS);
+    st.lookedAt = now;
+    const end = Math.min(keys.length, st.lookAt + Math.ceil(keys.length * share));
+    for (let i = st.lookAt; i < end; i++) {
+      const entry = entries[keys[i] as string];
+      if (entry === undefined || isQueued(entry)) continue; // gone (its key is walked once more), or logged
+      const own = ownerOf(entry) as SeriesState | undefined;
+      if (
+        own?.entry === entry &&
+        log.tracks(entry) &&
+        own.id !== undefined &&
+        own.carry === 0 &&
+        own.carryVector === undefined
+      ) {
+        continue;
+      }
+      st.verifyNext = true;
+      break;
+    }
+    st.lookAt = end;
   }
 
   private hasChanges(st: MetricState): boolean {
-    if (st.rescan || st.id === undefined || st.viaPublicApi || st.detached.length > 0) return true;
+    if (st.rescan || st.verifyNext || st.id === undefined || st.viaPublicApi || st.detached.length > 0) return true;
     const entries = checkedEntries(st.metric) ?? NO_ENTRIES;
     const log = st.log;
     if (log) return log.changed.length > 0 || log.map !== entries;
@@ -427,7 +484,7 @@ export class Writer {
     this.check = check;
     const commits: Array<() => void> = [];
     // The exit flush compares everything too: a clean exit writes every change, heard or not.
-    this.verifying = exiting || now >= this.verifyDue;
+    this.verifying = exiting;
     const reported = this.failedFlushes;
     let wid = this.writerId;
     let fresh = false;
@@ -453,14 +510,10 @@ export class Writer {
       fresh = true;
     }
     const writerId = wid;
-    const verifying = this.verifying;
     commits.push(() => {
       this.writerId = writerId;
       this.failedFlushes -= reported;
       this.heartbeatDue = now + this.heartbeatMs;
-      // The first verification comes half a period to a period after the first flush, at random (workers
-      // started together do not all compare everything at once).
-      if (verifying) this.verifyDue = now + (this.verifyDue === 0 ? 0.5 + Math.random() / 2 : 1) * VERIFY_EVERY_MS;
     });
     const epoch = ++this.epoch;
     const names = this.registries.length > 1 ? this.names : undefined;
@@ -694,7 +747,13 @@ export class Writer {
     const replaced = log !== undefined && log.map !== hashMap;
     if (replaced && !(hashMap !== NO_ENTRIES && log.install(hashMap))) st.log = undefined;
     const logged = st.log !== undefined && !replaced && !rescan && !fresh;
-    if (logged && !this.verifying) {
+    const verifying = this.verifying || st.verifyNext;
+    if (verifying) {
+      commits.push(() => {
+        state.verifyNext = false;
+      });
+    }
+    if (logged && !verifying) {
       // Only what changed since the last flush (change-log.ts): an idle series costs nothing here.
       for (const entry of changed) {
         // The state last written from this very entry: still the series' entry (reset(), remove() and zero()
@@ -709,8 +768,9 @@ export class Writer {
         visit(hash, entry);
       }
     } else {
-      // Every series: the first flush, after reset()/remove()/zero(), a new connection, and every
-      // VERIFY_EVERY_MS; the change log hears of every entry seen here from now on.
+      // Every series: the first flush, after reset()/remove()/zero(), a new connection, when the rolling
+      // look found a series the log cannot vouch for, and at exit; the change log hears of every entry seen
+      // here from now on.
       const heard = logged ? new Set<PromEntry>(changed) : undefined;
       let missed: string | undefined;
       if (st.log) {
