@@ -37,18 +37,21 @@ export const GROUP_BITS = 1;
 
 /**
  * A part of the stored families in exposition order, as the UTF-8 pieces it is made of; the same version
- * means the same bytes. A piece is encoded once, when its block is rendered, and kept as bytes only: a
- * scrape hands the same buffers out again (no string is joined, flattened or encoded per scrape), and
- * nothing holds a second copy of the exposition as text.
+ * means the same bytes. A piece is encoded once, when its block is rendered, and kept as bytes: a scrape
+ * hands the same buffers out again (no string is joined, flattened or encoded per scrape). `text()` is the
+ * chunk as a string, each piece decoded the first time a caller asks for text and kept from then on (a
+ * server that sends the bytes never holds the exposition twice; `metrics()` decodes only what changed).
  */
 export interface StoredChunk {
   version: number;
   pieces: readonly Buffer[];
+  text(): string;
 }
 
 interface Piece {
   bytes: Buffer;
   version: number;
+  text?: string;
 }
 
 interface Block {
@@ -233,7 +236,15 @@ export class BlockRenderer {
       used.set(key, chunk);
       const bytes: Buffer[] = header ? [Buffer.from(header, 'utf8')] : [];
       for (const p of pieces) bytes.push(p.bytes);
-      chunks.push({ version: chunk.version, pieces: bytes });
+      const text = () => {
+        let out = header;
+        for (const p of pieces) {
+          p.text ??= p.bytes.toString('utf8');
+          out += p.text;
+        }
+        return out;
+      };
+      chunks.push({ version: chunk.version, pieces: bytes, text });
     };
     for (const m of metrics) {
       const list = perMetric.get(m.id) ?? [];

@@ -4,8 +4,9 @@ import type { ExpositionFormat, Scrape, ScrapeChunk, StoreHealth } from './types
 /**
  * A scrape's result over the stored families as the renderer keeps them (UTF-8 bytes by chunk, blocks.ts):
  * the bytes are handed out as they are, and the text forms (`body`, `parts.stored`, a chunk's `text`) are
- * decoded only when read (issue 17: an aggregator sends or compresses the bytes and never needs the text,
- * and at S=10000 decoding, joining and encoding 14 MB again at every scrape cost more than rendering it).
+ * made only when read, from the pieces' text, each piece decoded once (blocks.ts): an aggregator sends or
+ * compresses the bytes and never needs the text (issue 17: at S=10000, joining and encoding 14 MB of text
+ * again at every scrape cost more than rendering it), and `metrics()` after a change decodes what changed.
  */
 export function scrapeOf(
   format: ExpositionFormat,
@@ -14,7 +15,7 @@ export function scrapeOf(
   tail: string,
   health: StoreHealth,
 ): Scrape {
-  const chunks = stored.map((c) => new Chunk(c.version, c.pieces));
+  const chunks = stored.map((c) => new Chunk(c));
   let storedText: string | undefined;
   let body: string | undefined;
   const parts = {
@@ -22,7 +23,11 @@ export function scrapeOf(
     tail,
     chunks,
     get stored(): string {
-      storedText ??= decode(chunks.flatMap((c) => c.bytes));
+      if (storedText === undefined) {
+        // Concatenated, not joined (no copy): whoever wants the body as one flat string pays for it.
+        storedText = '';
+        for (const c of chunks) storedText += c.text;
+      }
       return storedText;
     },
   };
@@ -38,16 +43,15 @@ export function scrapeOf(
 }
 
 class Chunk implements ScrapeChunk {
-  constructor(
-    readonly version: number,
-    readonly bytes: readonly Buffer[],
-  ) {}
+  readonly version: number;
+  readonly bytes: readonly Buffer[];
+
+  constructor(private readonly stored: StoredChunk) {
+    this.version = stored.version;
+    this.bytes = stored.pieces;
+  }
 
   get text(): string {
-    return decode(this.bytes);
+    return this.stored.text();
   }
-}
-
-function decode(pieces: readonly Buffer[]): string {
-  return pieces.length === 1 ? (pieces[0] as Buffer).toString('utf8') : Buffer.concat(pieces).toString('utf8');
 }

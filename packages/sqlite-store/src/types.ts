@@ -80,7 +80,9 @@ export interface Scrape {
    * caller can keep what it derives from it (compressed bytes) by version. `chunks` are `stored` in parts,
    * in order, as UTF-8 bytes, each with a version that stays the same while its bytes do: after a change,
    * only the chunks of the series that changed have a new version (issue 17). The text forms (`stored`,
-   * `body`, a chunk's `text`) are decoded from the bytes when read; a server sends the bytes.
+   * `body`, a chunk's `text`) are made when read, each piece of the exposition decoded once and kept from
+   * then on (so a caller that reads text after every change decodes only what changed); a server sends
+   * the bytes and never holds the text.
    */
   parts: { readonly stored: string; version: number; tail: string; chunks: readonly ScrapeChunk[] };
   health: StoreHealth;
@@ -92,7 +94,7 @@ export interface ScrapeChunk {
   version: number;
   /** The chunk's UTF-8 bytes, as pieces to send or compress in order; kept by the store: never modify them. */
   bytes: readonly Buffer[];
-  /** The chunk as text (decoded at each read). */
+  /** The chunk as text (its pieces decoded at the first read of any text, then kept). */
   readonly text: string;
 }
 
