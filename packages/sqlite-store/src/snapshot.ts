@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { seriesOverflows } from './cardinality.js';
-import { viewWriters, type WriterView } from './gc.js';
+import { type Liveness, viewWriters, type WriterView } from './gc.js';
 import type { Statements } from './statements.js';
 import type { StoreHealth } from './types.js';
 
@@ -27,10 +27,11 @@ export function readSnapshot<T>(
   s: Statements,
   now: number,
   rows: (key: string, writers: WriterView[]) => T | undefined,
+  liveness?: Liveness,
 ): { snapshot: T | undefined; health: HealthRows; key: string } {
   return db
     .transaction(() => {
-      const writers = viewWriters(s, now);
+      const writers = viewWriters(s, now, liveness);
       const key = stateKey(s, writers);
       const meta = (key: string) => Number((s.getMeta.get(key) as { value: number } | undefined)?.value ?? 0);
       const health: HealthRows = {

@@ -7,7 +7,7 @@ import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
 import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
 import { ConfigError, StoreError } from './errors.js';
-import { collectGarbage } from './gc.js';
+import { collectGarbage, type Liveness } from './gc.js';
 import { currentIdentity, heartbeatEveryMs } from './identity.js';
 import { consoleLogger, OnceLog } from './log.js';
 import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
@@ -199,11 +199,12 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       now,
     } = read((db, s) => {
       const now = Date.now();
+      const liveness: Liveness = new Map(); // each writer's process looked at once per scrape
       // Folding is housekeeping: it waits briefly for the write lock, and a busy database must
       // neither fail nor stall the scrape (it is retried at the next one).
       db.pragma(`busy_timeout = ${GC_BUSY_MS}`);
       try {
-        collectGarbage(db, s, now);
+        collectGarbage(db, s, now, undefined, liveness);
       } catch {
         // retried at the next scrape
       } finally {
@@ -211,8 +212,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       }
       // A connection of another generation is another file: nothing rendered before holds for it.
       const generation = conn.generation;
-      const read = readSnapshot(db, s, now, (key, writers) =>
-        last?.key === `${generation}:${key}` ? undefined : blocks.read(s, format, generation, writers),
+      const read = readSnapshot(
+        db,
+        s,
+        now,
+        (key, writers) =>
+          last?.key === `${generation}:${key}` ? undefined : blocks.read(s, format, generation, writers),
+        liveness,
       );
       return { ...read, key: `${generation}:${read.key}`, now };
     });
