@@ -38,6 +38,13 @@ class StoredChunk {
  */
 const compress = (body: Buffer) => gzipSync(body, { level: constants.Z_BEST_SPEED });
 
+/**
+ * The tail (the aggregator's own families, a few KB, compressed at every scrape) with a small window and
+ * hash table: zlib's setup of its default 32 KB window and 64 K-entry table was most of the cost of
+ * compressing it (137 µs a scrape; 23 µs so, for the same size within a few bytes).
+ */
+const compressTail = (body: Buffer) => gzipSync(body, { level: constants.Z_BEST_SPEED, windowBits: 12, memLevel: 4 });
+
 /** Chunks compressed between two turns of the event loop (other requests are served in between). */
 const YIELD_EVERY = 16;
 
@@ -61,7 +68,10 @@ class StoredFamilies {
   }
 
   gzipMembers(): Promise<Buffer[]> {
-    this.gzipped ??= this.compressAll();
+    this.gzipped ??= this.compressAll().catch((error: unknown) => {
+      this.gzipped = undefined; // the next scrape tries again
+      throw error;
+    });
     return this.gzipped;
   }
 
@@ -101,7 +111,7 @@ export class Exposition {
   async chunks(gzip: boolean): Promise<Buffer[]> {
     if (!gzip) return [...this.stored.bytes(), this.tail];
     const members = await this.stored.gzipMembers();
-    this.tailGzipped ??= compress(this.tail);
+    this.tailGzipped ??= compressTail(this.tail);
     return [...members, this.tailGzipped];
   }
 }
