@@ -444,16 +444,7 @@ export class Writer {
     for (let i = st.lookAt; i < end; i++) {
       const entry = entries[keys[i] as string];
       if (entry === undefined || isQueued(entry)) continue; // gone (its key is walked once more), or logged
-      const own = ownerOf(entry) as SeriesState | undefined;
-      if (
-        own?.entry === entry &&
-        log.tracks(entry) &&
-        own.id !== undefined &&
-        own.carry === 0 &&
-        own.carryVector === undefined
-      ) {
-        continue;
-      }
+      if (vouchedFor(log, entry, ownStateOf(entry))) continue;
       st.verifyNext = true;
       break;
     }
@@ -758,8 +749,8 @@ export class Writer {
       for (const entry of changed) {
         // The state last written from this very entry: still the series' entry (reset(), remove() and zero()
         // detach it from its state, and put the metric on the full path above).
-        const own = ownerOf(entry) as SeriesState | undefined;
-        if (own !== undefined && own.entry === entry) {
+        const own = ownStateOf(entry);
+        if (own !== undefined) {
           if (own.visited !== epoch) visit(own.hash, entry, own);
           continue;
         }
@@ -796,19 +787,8 @@ export class Writer {
       for (const hash of Object.keys(hashMap)) {
         const entry = hashMap[hash];
         if (!entry) continue;
-        // The state last written from this very entry, if the entry still carries it.
-        const ownerState = ownerOf(entry) as SeriesState | undefined;
-        const own = ownerState?.entry === entry ? ownerState : undefined;
-        if (
-          own !== undefined &&
-          quiet?.tracks(entry) &&
-          own.id !== undefined &&
-          own.carry === 0 &&
-          own.carryVector === undefined &&
-          !(heard as Set<PromEntry>).has(entry)
-        ) {
-          continue;
-        }
+        const own = ownStateOf(entry);
+        if (quiet && vouchedFor(quiet, entry, own) && !(heard as Set<PromEntry>).has(entry)) continue;
         if (visit(hash, entry, own) && heard && !heard.has(entry)) missed ??= hash;
       }
       if (missed !== undefined && st.log) {
@@ -897,6 +877,23 @@ export class Writer {
       ss.nan = true;
     });
   }
+}
+
+/** The state last written from this very entry, if the entry still carries it (change-log.ts `attach`). */
+function ownStateOf(entry: PromEntry): SeriesState | undefined {
+  const own = ownerOf(entry) as SeriesState | undefined;
+  return own?.entry === entry ? own : undefined;
+}
+
+/**
+ * Whether `log` vouches for the series of `entry`, whose own state is `own`: the entry is tracked by the
+ * log (every change of it since the last flush was logged) and was written, with nothing carried over.
+ * Such a series needs no comparison, neither in the rolling look nor in a full pass.
+ */
+function vouchedFor(log: ChangeLog, entry: PromEntry, own: SeriesState | undefined): own is SeriesState {
+  return (
+    own !== undefined && log.tracks(entry) && own.id !== undefined && own.carry === 0 && own.carryVector === undefined
+  );
 }
 
 function newSeries(hash: string, labels: string): SeriesState {
