@@ -30,24 +30,19 @@ import {
 } from './render.js';
 import { ALL_BLOCKS, BLOCK_BITS, BLOCK_SIZE, GAUGE_BLOCKS } from './stamps.js';
 import type { Statements } from './statements.js';
-import type { ExpositionFormat } from './types.js';
+import type { ExpositionFormat, ScrapeChunk } from './types.js';
 
 /** Blocks per chunk: 2 blocks of 64 ids, at most 128 series (about 180 KB of an 11-bucket histogram). */
 export const GROUP_BITS = 1;
 
 /**
- * A part of the stored families in exposition order, as the UTF-8 pieces it is made of; the same version
- * means the same bytes. A piece is encoded once, when its block is rendered, and kept as bytes: a scrape
- * hands the same buffers out again (no string is joined, flattened or encoded per scrape). `text()` is the
- * chunk as a string, each piece decoded the first time a caller asks for text and kept from then on (a
- * server that sends the bytes never holds the exposition twice; `metrics()` decodes only what changed).
+ * The stored families are handed out as chunks (`ScrapeChunk`): parts in exposition order, as the UTF-8
+ * pieces they are made of; the same version means the same bytes. A piece is encoded once, when its block
+ * is rendered, and kept as bytes: a scrape hands the same buffers out again (no string is joined,
+ * flattened or encoded per scrape). A chunk's `text` decodes each piece the first time a caller asks for
+ * text and keeps it from then on (a server that sends the bytes never holds the exposition twice;
+ * `metrics()` decodes only what changed).
  */
-export interface StoredChunk {
-  version: number;
-  pieces: readonly Buffer[];
-  text(): string;
-}
-
 interface Piece {
   bytes: Buffer;
   version: number;
@@ -151,7 +146,7 @@ export class BlockRenderer {
   }
 
   /** After the read: render what it read, keep it, and return the stored families as chunks. */
-  render(read: BlockRead): { chunks: StoredChunk[]; changed: boolean } {
+  render(read: BlockRead): { chunks: ScrapeChunk[]; changed: boolean } {
     const openMetrics = read.format === 'openmetrics';
     const writers = new Map<number, WriterView>();
     for (const w of read.writers) writers.set(w.row.id, w);
@@ -215,7 +210,7 @@ export class BlockRenderer {
   }
 
   /** The families in metric id order, each as the chunks of its blocks in id order. */
-  private assemble(metrics: MetricInfo[], openMetrics: boolean): { chunks: StoredChunk[]; changed: boolean } {
+  private assemble(metrics: MetricInfo[], openMetrics: boolean): { chunks: ScrapeChunk[]; changed: boolean } {
     const order = [...this.blocks.keys()].sort((a, b) => a - b);
     const perMetric = new Map<number, Array<[number, Piece]>>();
     for (const block of order) {
@@ -226,7 +221,7 @@ export class BlockRenderer {
         else perMetric.set(id, [[block, piece]]);
       }
     }
-    const chunks: StoredChunk[] = [];
+    const chunks: ScrapeChunk[] = [];
     const used = new Map<string, { sig: string; version: number }>();
     const emit = (key: string, header: string, pieces: Piece[]) => {
       let sig = header;
@@ -236,15 +231,18 @@ export class BlockRenderer {
       used.set(key, chunk);
       const bytes: Buffer[] = header ? [Buffer.from(header, 'utf8')] : [];
       for (const p of pieces) bytes.push(p.bytes);
-      const text = () => {
-        let out = header;
-        for (const p of pieces) {
-          p.text ??= p.bytes.toString('utf8');
-          out += p.text;
-        }
-        return out;
-      };
-      chunks.push({ version: chunk.version, pieces: bytes, text });
+      chunks.push({
+        version: chunk.version,
+        bytes,
+        get text() {
+          let out = header;
+          for (const p of pieces) {
+            p.text ??= p.bytes.toString('utf8');
+            out += p.text;
+          }
+          return out;
+        },
+      });
     };
     for (const m of metrics) {
       const list = perMetric.get(m.id) ?? [];

@@ -1,4 +1,3 @@
-import type { StoredChunk } from './blocks.js';
 import type { ExpositionFormat, Scrape, ScrapeChunk, StoreHealth } from './types.js';
 
 /**
@@ -11,17 +10,16 @@ import type { ExpositionFormat, Scrape, ScrapeChunk, StoreHealth } from './types
 export function scrapeOf(
   format: ExpositionFormat,
   version: number,
-  stored: readonly StoredChunk[],
+  chunks: readonly ScrapeChunk[],
   tail: string,
   health: StoreHealth,
 ): Scrape {
-  const chunks = stored.map((c) => new Chunk(c));
   let storedText: string | undefined;
   let body: string | undefined;
   const parts = {
     version,
     tail,
-    chunks,
+    chunks: chunks.slice(), // the caller's list: the store keeps its own
     get stored(): string {
       if (storedText === undefined) {
         // Concatenated, not joined (no copy): whoever wants the body as one flat string pays for it.
@@ -40,18 +38,4 @@ export function scrapeOf(
       return body;
     },
   };
-}
-
-class Chunk implements ScrapeChunk {
-  readonly version: number;
-  readonly bytes: readonly Buffer[];
-
-  constructor(private readonly stored: StoredChunk) {
-    this.version = stored.version;
-    this.bytes = stored.pieces;
-  }
-
-  get text(): string {
-    return this.stored.text();
-  }
 }

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
-import { BlockRenderer, type StoredChunk } from './blocks.js';
+import { BlockRenderer } from './blocks.js';
 import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
 import { errorText, prepareDir } from './dir.js';
@@ -22,6 +22,7 @@ import type {
   MetricsOptions,
   MetricsStore,
   Scrape,
+  ScrapeChunk,
   ScrapeOptions,
   StoreHealth,
   StoreOptions,
@@ -93,7 +94,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
    * a rendering is 140 MB.
    */
   const blocks = new BlockRenderer();
-  let rendered: { format: ExpositionFormat; key: string; chunks: StoredChunk[]; version: number } | undefined;
+  let rendered: { format: ExpositionFormat; key: string; chunks: ScrapeChunk[]; version: number } | undefined;
   let versions = 0;
 
   if (opts.fresh) conn.use('STORE_OPEN_FAILED', EXIT_BUSY_MS, (db) => clearDatabase(db));
