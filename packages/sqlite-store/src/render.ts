@@ -1,13 +1,19 @@
 import type { WriterView } from './gc.js';
 import { escapeHelp, formatNumber } from './labels.js';
 import { counts, type GaugeMode, type GaugeRow, gaugeMode, type MetricType, processLabel } from './merge.js';
-import { blobView, isVectorBlob, valueAt } from './vector-codec.js';
+import { hexVectorInto } from './vector-codec.js';
 
 /** A metric row as a scrape reads it (statements.ts `readMetrics`: id, name, type, help, label_names, buckets, mode). */
 export type MetricRow = [number, string, MetricType, string, string, string | null, string | null];
 
-/** A series row as a scrape reads it (`readSeries`: metric_id, id, labels, value, data, retired_at). */
-export type SeriesRow = [number, number, string, number, Uint8Array | null, number | null];
+/**
+ * A series row as a scrape reads it (`readSeries`: metric_id, id, labels, value, hex(data), retired_at); the
+ * vector as hex text, '' when the row has none (vector-codec.ts, hexVectorInto).
+ */
+export type SeriesRow = [number, number, string, number, string, number | null];
+
+/** The vector of the row being rendered (grown to the longest). */
+let values = new Float64Array(16);
 
 /** What the samples of series depend on besides their own rows, as read in the same transaction. */
 export interface SampleContext {
@@ -121,21 +127,21 @@ function renderHistogram(
   const le = bounds.map((b) => `le="${formatNumber(b)}"} `);
   const n = bounds.length;
   const negativeBounds = openMetrics && bounds.some((b) => b < 0);
+  if (values.length < n + 2) values = new Float64Array(n + 2);
+  const v = values;
   for (const r of rows) {
-    const data = r[4];
-    if (!isVectorBlob(data, n + 2)) continue;
-    const v = blobView(data);
+    if (!hexVectorInto(r[4], n + 2, v)) continue;
     const labels = r[2];
     const prefix = labels ? `${name}_bucket{${labels},` : `${name}_bucket{`;
     const ex = exemplars.get(r[1]);
     let acc = 0;
     for (let i = 0; i < n; i++) {
-      acc += valueAt(v, i);
+      acc += v[i] as number;
       out.push(prefix, le[i] as string, formatNumber(acc), ex?.[i] ?? '', '\n');
     }
-    const count = valueAt(v, n + 1);
+    const count = v[n + 1] as number;
     out.push(prefix, 'le="+Inf"} ', formatNumber(count), ex?.[n] ?? '', '\n');
-    const sum = valueAt(v, n);
+    const sum = v[n] as number;
     if (openMetrics && (negativeBounds || !counterLike(sum))) continue;
     const b = braces(labels);
     out.push(name, '_sum', b, ' ', formatNumber(sum), '\n', name, '_count', b, ' ', formatNumber(count), '\n');
@@ -143,14 +149,13 @@ function renderHistogram(
 }
 
 function renderSummary(out: string[], name: string, rows: SeriesRow[], openMetrics: boolean): void {
+  const v = values;
   for (const r of rows) {
-    const data = r[4];
-    if (!isVectorBlob(data, 2)) continue;
-    const v = blobView(data);
-    const sum = valueAt(v, 0);
+    if (!hexVectorInto(r[4], 2, v)) continue;
+    const sum = v[0] as number;
     // A summary may carry _count alone; OpenMetrics rejects a negative or NaN _sum (a counter).
     if (!openMetrics || counterLike(sum)) out.push(`${name}_sum${braces(r[2])} ${formatNumber(sum)}\n`);
-    out.push(`${name}_count${braces(r[2])} ${formatNumber(valueAt(v, 1))}\n`);
+    out.push(`${name}_count${braces(r[2])} ${formatNumber(v[1] as number)}\n`);
   }
 }
 

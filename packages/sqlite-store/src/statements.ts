@@ -52,7 +52,8 @@ const SQL = {
   addValues: `UPDATE series SET value = series.value + v.column2 FROM (VALUES ${BATCH_VALUES}) AS v
       WHERE series.id = v.column1`,
   seriesExists: 'pluck:SELECT 1 FROM series WHERE id = ?',
-  readVector: 'pluck:SELECT data FROM series WHERE id = ?',
+  // As text: a blob read costs a Buffer of its own (vector-codec.ts, hexVectorInto).
+  readVector: 'pluck:SELECT hex(data) FROM series WHERE id = ?',
   setVector: 'UPDATE series SET data = ? WHERE id = ?',
   setVectors: `UPDATE series SET data = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
   setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
@@ -79,11 +80,12 @@ const SQL = {
   getMeta: 'SELECT value FROM meta WHERE key = ?',
 
   readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',
-  readSeries: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series',
+  readSeries: 'raw:SELECT metric_id, id, labels, value, hex(data), retired_at FROM series',
   readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
   readExemplars: 'raw:SELECT series_id, slot, labels, value, ts FROM exemplars',
-  // The blocks a scrape renders again (stamps.ts): their rows by id range.
-  readSeriesRange: 'raw:SELECT metric_id, id, labels, value, data, retired_at FROM series WHERE id >= ? AND id < ?',
+  // Vectors as hex text, as readVector. The blocks a scrape renders again (stamps.ts): their rows by id range.
+  readSeriesRange:
+    'raw:SELECT metric_id, id, labels, value, hex(data), retired_at FROM series WHERE id >= ? AND id < ?',
   readGaugesRange:
     'raw:SELECT series_id, writer_id, value, updated_at FROM gauges WHERE series_id >= ? AND series_id < ?',
   readExemplarsRange:

@@ -8,7 +8,7 @@ import { openStore } from './index.js';
 import { DB_FILE } from './store.js';
 import { removeTempDirs, tempDir } from './test-support/children.js';
 import { parseExposition, sampleValue } from './test-support/exposition.js';
-import { decodeVector, encodeVector } from './vector-codec.js';
+import { decodeVector, encodeVector, hexVectorInto } from './vector-codec.js';
 
 afterAll(removeTempDirs);
 
@@ -53,6 +53,29 @@ describe('the vector blob codec', () => {
       '000000000000f03f' + '000000000000e03f' + '00000000000000c0' + '000000000000f07f',
     );
     expect([...decodeVector(Buffer.from('000000000000f03f000000000000e03f', 'hex'))]).toEqual([1, 0.5]);
+  });
+
+  it("decodes SQLite's hex(data) of a blob to the same values, NaN and -0 included", () => {
+    const db = new Database(':memory:');
+    const hexOf = db.prepare('SELECT hex(?)').pluck();
+    fc.assert(
+      fc.property(fc.array(fc.double(), { minLength: 1, maxLength: 40 }), fc.nat(3), (values, at) => {
+        const out = new Float64Array(at + values.length).fill(7);
+        expect(hexVectorInto(hexOf.get(encodeVector(values)) as string, values.length, out, at)).toBe(true);
+        expect([...out.subarray(at)]).toEqual(values);
+        expect([...out.subarray(0, at)]).toEqual(new Array(at).fill(7)); // nothing before `at` written
+      }),
+    );
+    // Lower case too; a text of another length (another definition's vector, NULL data read as '') is
+    // refused and writes nothing.
+    const out = Float64Array.of(7, 7);
+    expect(hexVectorInto('000000000000f03f', 1, out)).toBe(true);
+    expect(out[0]).toBe(1);
+    expect(hexVectorInto('000000000000F03F', 2, out)).toBe(false);
+    expect(hexVectorInto('', 1, out)).toBe(false);
+    expect(hexVectorInto(null, 1, out)).toBe(false);
+    expect([...out]).toEqual([1, 7]);
+    db.close();
   });
 
   it('refuses a blob that is not whole values, naming its length', () => {

@@ -9,7 +9,7 @@
  * serves every row.
  */
 import { BATCH_ROWS } from './batch.js';
-import { BlobSlots, isVectorBlob, vectorOf } from './vector-codec.js';
+import { BlobSlots, hexVectorInto } from './vector-codec.js';
 
 export class VectorScratch {
   private delta = new Float64Array(16);
@@ -45,11 +45,11 @@ export class VectorScratch {
   }
 
   /**
-   * The blob to store: `stored` (a blob read from the series row, or null) plus the first `n` values of
-   * `delta`, written to pool slot `slot` (0 to BATCH_ROWS - 1). A missing or differently sized stored vector
-   * is replaced by the delta. Valid until the same slot is used again.
+   * The blob to store: `stored` (the `hex(data)` read from the series row: null or '' when it has none) plus
+   * the first `n` values of `delta`, written to pool slot `slot` (0 to BATCH_ROWS - 1). A missing or
+   * differently sized stored vector is replaced by the delta. Valid until the same slot is used again.
    */
-  added(stored: Uint8Array | null, delta: Float64Array, n: number, slot: number): Uint8Array {
+  added(stored: string | null, delta: Float64Array, n: number, slot: number): Uint8Array {
     let pool = this.pools.get(n);
     if (!pool) {
       pool = new BlobSlots(n, BATCH_ROWS);
@@ -57,9 +57,8 @@ export class VectorScratch {
     }
     const out = pool.values;
     const base = slot * n;
-    if (isVectorBlob(stored, n)) {
-      const a = vectorOf(stored, n);
-      for (let i = 0; i < n; i++) out[base + i] = (a[i] as number) + (delta[i] as number);
+    if (hexVectorInto(stored, n, out, base)) {
+      for (let i = 0; i < n; i++) out[base + i] = (out[base + i] as number) + (delta[i] as number);
     } else {
       for (let i = 0; i < n; i++) out[base + i] = delta[i] as number;
     }

@@ -715,7 +715,7 @@ export class Writer {
         }
         // Read, add, write: we hold the write lock (IMMEDIATE), so no other process adds in between.
         (batch as RowBatch).settle(sid); // an overflow series may be pending already
-        const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
+        const stored = s.readVector.get(sid) as string | undefined;
         if (stored === undefined) {
           missing();
           return true;
@@ -843,7 +843,7 @@ export class Writer {
       };
       if (cv) {
         rows.settle(sid);
-        const stored = s.readVector.get(sid) as Uint8Array | null | undefined;
+        const stored = s.readVector.get(sid) as string | undefined;
         if (stored === undefined) {
           missing();
           continue;
