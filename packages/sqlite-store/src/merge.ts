@@ -43,7 +43,7 @@ export function isMetricType(type: unknown): type is MetricType {
   return typeof type === 'string' && Object.hasOwn(KINDS, type);
 }
 
-/** A process's value of a gauge series, as read for the scrape (statements.ts `readGauges`; NULL is NaN). */
+/** A process's value of a gauge series, as read for the scrape (statements.ts `readGaugesRange`; NULL is NaN). */
 export type GaugeRow = [seriesId: number, writerId: number, value: number | null, updatedAt: number];
 
 /** What the series' row holds of processes that are gone (folded by gc.ts), when any was folded. */

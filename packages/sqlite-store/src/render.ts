@@ -1,13 +1,13 @@
 import type { WriterView } from './gc.js';
 import { escapeHelp, formatNumber } from './labels.js';
-import { counts, type GaugeMode, type GaugeRow, gaugeMode, type MetricType, processLabel } from './merge.js';
+import { counts, type GaugeMode, type GaugeRow, gaugeMode, type MetricType } from './merge.js';
 import { hexVectorInto } from './vector-codec.js';
 
 /** A metric row as a scrape reads it (statements.ts `readMetrics`: id, name, type, help, label_names, buckets, mode). */
 export type MetricRow = [number, string, MetricType, string, string, string | null, string | null];
 
 /**
- * A series row as a scrape reads it (`readSeries`: metric_id, id, labels, value, hex(data), retired_at); the
+ * A series row as a scrape reads it (`readSeriesRange`: metric_id, id, labels, value, hex(data), retired_at); the
  * vector as hex text, '' when the row has none (vector-codec.ts, hexVectorInto).
  */
 export type SeriesRow = [number, number, string, number, string, number | null];
@@ -71,14 +71,6 @@ export function renderSamples(m: MetricInfo, rows: SeriesRow[], ctx: SampleConte
   else if (m.type === 'summary') renderSummary(out, m.name, rows, ctx.openMetrics);
   else renderGauge(out, m.name, rows, m.mode, ctx.gaugeValues, ctx.writers, pidLabel);
   return out.join('');
-}
-
-/** The process label of a per-process gauge metric, over the label sets of all its series. */
-export function pidLabelOf(m: MetricInfo, rows: Iterable<SeriesRow>): string {
-  if (m.type !== 'gauge' || !m.mode.perProcess) return 'pid';
-  const labels: string[] = [];
-  for (const r of rows) labels.push(r[2]);
-  return processLabel(labels);
 }
 
 /** Gauge values by series id. */

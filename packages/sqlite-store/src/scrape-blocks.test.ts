@@ -222,6 +222,55 @@ describe('a scrape after a change', () => {
     }
   });
 
+  it.each(FORMATS)(
+    '%s: renders every series of more blocks than one read takes, across gaps in the ids',
+    async (format) => {
+      const { dir } = tempDir();
+      const n = 1500; // 3000 series rows: about 47 blocks of 64 ids, read and rendered 16 blocks at a time
+      const w = writerWith(dir, n);
+      const reader = openStore({ dir, logger: quiet });
+      const om = format === 'openmetrics';
+      const expectAll = (body: string, changed: Map<number, number>) => {
+        const exp = parseExposition(body, om);
+        for (let i = 0; i < n; i++) {
+          const labels = { i: String(i) };
+          if (!gone.has(i)) expect(sampleValue(exp, 'jobs_total', labels)).toBe(i + 1 + (changed.get(i) ?? 0));
+          else expect(sampleValue(exp, 'jobs_total', labels)).toBeUndefined();
+          expect(sampleValue(exp, 'job_seconds_count', labels)).toBe(1);
+        }
+      };
+      const gone = new Set<number>();
+      try {
+        expectAll((await scrapeFresh(reader, dir, format)).body, new Map());
+        // Series on both sides of a read's boundary (ids 1024, 1025: counter series 1023, 1024), and far apart.
+        const changed = new Map([
+          [0, 5],
+          [1023, 7],
+          [1024, 11],
+          [1499, 13],
+        ]);
+        for (const [i, by] of changed) w.counter.inc({ i: String(i) }, by);
+        expect(w.store.flush()).toBe(true);
+        expectAll((await scrapeFresh(reader, dir, format)).body, changed);
+        // A gap of more than one read in the ids (rows deleted as a replaced definition's are): a full
+        // render starts again at the next row that exists.
+        w.store.close();
+        const db = new Database(join(dir, DB));
+        try {
+          db.prepare('DELETE FROM series WHERE id >= 100 AND id < 1300').run();
+          db.exec(`INSERT INTO stamps (block, stamp) VALUES (${ALL_BLOCKS}, 1)
+            ON CONFLICT (block) DO UPDATE SET stamp = stamp + 1`);
+        } finally {
+          db.close();
+        }
+        for (let i = 99; i < 1299; i++) gone.add(i); // counter series i is row i + 1
+        expectAll((await scrapeFresh(reader, dir, format)).body, changed);
+      } finally {
+        reader.close();
+      }
+    },
+  );
+
   it('renders everything again after a writer that does not stamp (an older version) wrote', async () => {
     const { dir } = tempDir();
     const w = writerWith(dir, 200);

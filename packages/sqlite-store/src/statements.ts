@@ -80,9 +80,6 @@ const SQL = {
   getMeta: 'SELECT value FROM meta WHERE key = ?',
 
   readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',
-  readSeries: 'raw:SELECT metric_id, id, labels, value, hex(data), retired_at FROM series',
-  readGauges: 'raw:SELECT series_id, writer_id, value, updated_at FROM gauges',
-  readExemplars: 'raw:SELECT series_id, slot, labels, value, ts FROM exemplars',
   // Vectors as hex text, as readVector. The blocks a scrape renders again (stamps.ts): their rows by id range.
   readSeriesRange:
     'raw:SELECT metric_id, id, labels, value, hex(data), retired_at FROM series WHERE id >= ? AND id < ?',
@@ -90,6 +87,9 @@ const SQL = {
     'raw:SELECT series_id, writer_id, value, updated_at FROM gauges WHERE series_id >= ? AND series_id < ?',
   readExemplarsRange:
     'raw:SELECT series_id, slot, labels, value, ts FROM exemplars WHERE series_id >= ? AND series_id < ?',
+  nextSeriesId: 'pluck:SELECT min(id) FROM series WHERE id >= ?',
+  // A per-process gauge's series: the process label is decided over all of them (merge.ts processLabel).
+  readMetricSeries: 'raw:SELECT id, labels FROM series WHERE metric_id = ? ORDER BY id',
   readStamps: 'raw:SELECT block, stamp FROM stamps',
   stampBlock: `INSERT INTO stamps (block, stamp) VALUES (?, 1) ON CONFLICT (block) DO UPDATE SET stamp = stamp + 1`,
   readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
