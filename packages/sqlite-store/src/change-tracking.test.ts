@@ -417,6 +417,38 @@ describe('every way prom-client records a value is written by the next flush', (
     }
   });
 
+  it('moves the rolling look with explicit flush() calls too (a job that flushes itself, no timer)', async () => {
+    const clock = virtualClock();
+    try {
+      const registry = new Registry();
+      const c = new Counter({ name: 'own_total', help: 'o', labelNames: ['k'], registers: [registry] });
+      for (let k = 0; k < 600; k++) c.inc({ k }, 1);
+      const log = captureLogger();
+      const { dir } = tempDir();
+      const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
+      store.attach(registry);
+      expect(store.flush()).toBe(true);
+      const map = (c as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
+      map['k:599,'] = { value: 50, labels: { k: 599 } };
+      const reader = openStore({ dir, logger: quiet });
+      let seconds = 0;
+      while ((await value(reader, 'own_total', { k: '599' })) === 1) {
+        expect(seconds).toBeLessThan(61);
+        clock.advance(1000);
+        expect(store.flush()).toBe(true);
+        seconds++;
+      }
+      // Reached by the look in its turn (the last key), not by every flush comparing everything.
+      expect(seconds).toBeGreaterThan(20);
+      expect(await value(reader, 'own_total', { k: '599' })).toBe(51);
+      expect(log.warnings.filter((w) => w.includes('was not heard by the store'))).toHaveLength(1);
+      reader.close();
+      store.close();
+    } finally {
+      clock.restore();
+    }
+  });
+
   it('leaves prom-client reading its own values unchanged (registry.metrics(), get(), JSON)', async () => {
     const registry = new Registry();
     const c = new Counter({ name: 'same_total', help: 's', labelNames: ['k'], registers: [registry] });

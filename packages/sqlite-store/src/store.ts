@@ -102,11 +102,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
   /** `ifChanged`: only when there is something to write or the heartbeat is due (the timer's flushes). */
   const flush = (exiting = false, ifChanged = false): boolean => {
     if (closed || writer.registries.length === 0) return !closed;
-    // Nothing changed and the heartbeat is not due: no lock, no write (the exit flush always writes).
+    // Nothing changed and the heartbeat is not due: no lock, no write (the exit flush always writes). An
+    // explicit flush writes anyway, and its check still moves the rolling look at every series (writer.ts).
     let check = 0;
-    if (ifChanged && !exiting) {
-      check = writer.changesToWrite(Date.now());
-      if (check === 0) return true;
+    if (!exiting) {
+      const found = writer.checkChanges(Date.now());
+      if (ifChanged && !found.changed) return true;
+      check = found.check;
     }
     const notices: FlushNotice[] = [];
     try {

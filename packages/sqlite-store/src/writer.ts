@@ -88,7 +88,7 @@ interface MetricState {
   lookKeys: string[] | undefined;
   lookAt: number;
   lookedAt: number;
-  /** The check (Writer.changesToWrite) whose run of collect() this metric's values come from; 0: none. */
+  /** The check (Writer.checkChanges) whose run of collect() this metric's values come from; 0: none. */
   collectedIn: number;
 }
 
@@ -144,7 +144,7 @@ export class Writer {
   /** When the writer row's heartbeat is due again (a flush with nothing to write skips the transaction until then). */
   private heartbeatDue = 0;
   private verifying = false;
-  /** Checks made by changesToWrite(), and the one the write in progress follows (0: none). */
+  /** Checks made by checkChanges(), and the one the write in progress follows (0: none). */
   private checks = 0;
   private check = 0;
 
@@ -385,15 +385,16 @@ export class Writer {
   }
 
   /**
-   * Whether a flush now has anything to write: a changed series, a new or removed metric, something to
-   * report, or the heartbeat due. Runs the metrics' collect() callbacks; the write that follows this check
-   * (given its number) does not run them again. When there is nothing to write (0), the flush takes no lock
-   * and writes nothing: an idle worker costs a look at its change logs (issue 17). A check whose flush did
-   * not follow, or failed, leaves nothing behind: the next check runs collect() again.
+   * Whether a flush now has anything to write (`changed`): a changed series, a new or removed metric,
+   * something to report, or the heartbeat due; and the check's number. Runs the metrics' collect() callbacks
+   * and takes the rolling look's share; the write that follows this check (given its number) does not run
+   * them again. When nothing changed, the timer's flush takes no lock and writes nothing: an idle worker
+   * costs a look at its change logs (issue 17); an explicit flush writes anyway. A check whose flush did not
+   * follow, or failed, leaves nothing behind: the next check runs collect() again.
    */
-  changesToWrite(now: number): number {
+  checkChanges(now: number): { check: number; changed: boolean } {
     const check = ++this.checks;
-    return this.anythingToWrite(now, check) ? check : 0;
+    return { check, changed: this.anythingToWrite(now, check) };
   }
 
   private anythingToWrite(now: number, check: number): boolean {
@@ -469,7 +470,7 @@ export class Writer {
 
   /**
    * Run inside a transaction. Returns the commit step, to call only once the transaction committed.
-   * `check`: the number changesToWrite() gave for this flush, if it ran (the collect() it ran stands).
+   * `check`: the number checkChanges() gave for this flush, if it ran (the collect() it ran stands).
    */
   write(s: Statements, now: number, exiting: boolean, notices: FlushNotice[], check = 0): () => void {
     this.check = check;
