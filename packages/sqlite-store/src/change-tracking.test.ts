@@ -41,6 +41,37 @@ function walBytes(store: MetricsStore): number {
   }
 }
 
+/**
+ * For the rolling look's tests: a counter `name` of 600 series (k = 0..599, 1 each) in a store flushed
+ * once; `replaceLast()` replaces the 600th series' entry behind prom-client (value 50), and
+ * `secondsUntilWritten(reader, flushOneSecond)` flushes a second at a time until `reader` sees it written,
+ * returning the seconds it took.
+ */
+function sixHundredSeries(name: string) {
+  const registry = new Registry();
+  const counter = new Counter({ name, help: 'r', labelNames: ['k'], registers: [registry] });
+  for (let k = 0; k < 600; k++) counter.inc({ k }, 1);
+  const log = captureLogger();
+  const { dir } = tempDir();
+  const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
+  store.attach(registry);
+  expect(store.flush()).toBe(true);
+  const replaceLast = () => {
+    const map = (counter as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
+    map['k:599,'] = { value: 50, labels: { k: 599 } };
+  };
+  const secondsUntilWritten = async (reader: MetricsStore, flushOneSecond: () => void) => {
+    let seconds = 0;
+    while ((await value(reader, name, { k: '599' })) === 1) {
+      expect(seconds).toBeLessThan(61);
+      flushOneSecond();
+      seconds++;
+    }
+    return seconds;
+  };
+  return { counter, log, dir, store, replaceLast, secondsUntilWritten };
+}
+
 describe('a flush with nothing changed', () => {
   it('takes no lock: another process holding the write lock does not make idle flushes fail', async () => {
     const registry = new Registry();
@@ -366,14 +397,7 @@ describe('every way prom-client records a value is written by the next flush', (
   it('looks at every series again within 60 s of 1 s flushes, a share at each, and writes nothing while all is well', async () => {
     const clock = virtualClock();
     try {
-      const registry = new Registry();
-      const c = new Counter({ name: 'roll_total', help: 'r', labelNames: ['k'], registers: [registry] });
-      for (let k = 0; k < 600; k++) c.inc({ k }, 1);
-      const log = captureLogger();
-      const { dir } = tempDir();
-      const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
-      store.attach(registry);
-      expect(store.flush()).toBe(true);
+      const { counter: c, log, dir, store, replaceLast, secondsUntilWritten } = sixHundredSeries('roll_total');
       const quietSeconds = (n: number) => {
         for (let i = 0; i < n; i++) {
           clock.advance(1000);
@@ -394,15 +418,9 @@ describe('every way prom-client records a value is written by the next flush', (
 
       // Behind prom-client: the 600th series' entry replaced. The look walks the keys in order, a share a
       // second, and is about a third of the way through: it reaches it some 40 s later, not at once.
-      const map = (c as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
-      map['k:599,'] = { value: 50, labels: { k: 599 } };
+      replaceLast();
       const reader = openStore({ dir, logger: quiet });
-      let seconds = 0;
-      while ((await value(reader, 'roll_total', { k: '599' })) === 1) {
-        expect(seconds).toBeLessThan(61);
-        quietSeconds(1);
-        seconds++;
-      }
+      const seconds = await secondsUntilWritten(reader, () => quietSeconds(1));
       expect(seconds).toBeGreaterThan(20);
       // Written by the full comparison the look asked for (a new entry: counted in full), reported once.
       expect(await value(reader, 'roll_total', { k: '599' })).toBe(51);
@@ -420,24 +438,13 @@ describe('every way prom-client records a value is written by the next flush', (
   it('moves the rolling look with explicit flush() calls too (a job that flushes itself, no timer)', async () => {
     const clock = virtualClock();
     try {
-      const registry = new Registry();
-      const c = new Counter({ name: 'own_total', help: 'o', labelNames: ['k'], registers: [registry] });
-      for (let k = 0; k < 600; k++) c.inc({ k }, 1);
-      const log = captureLogger();
-      const { dir } = tempDir();
-      const store = openStore({ dir, flushIntervalMs: 3_600_000, logger: log.logger });
-      store.attach(registry);
-      expect(store.flush()).toBe(true);
-      const map = (c as unknown as { hashMap: Record<string, { value: number; labels: object }> }).hashMap;
-      map['k:599,'] = { value: 50, labels: { k: 599 } };
+      const { log, dir, store, replaceLast, secondsUntilWritten } = sixHundredSeries('own_total');
+      replaceLast();
       const reader = openStore({ dir, logger: quiet });
-      let seconds = 0;
-      while ((await value(reader, 'own_total', { k: '599' })) === 1) {
-        expect(seconds).toBeLessThan(61);
+      const seconds = await secondsUntilWritten(reader, () => {
         clock.advance(1000);
         expect(store.flush()).toBe(true);
-        seconds++;
-      }
+      });
       // Reached by the look in its turn (the last key), not by every flush comparing everything.
       expect(seconds).toBeGreaterThan(20);
       expect(await value(reader, 'own_total', { k: '599' })).toBe(51);
