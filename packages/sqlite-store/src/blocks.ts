@@ -101,16 +101,18 @@ export class BlockRenderer {
     const full = format !== this.format || generation !== this.generation || (stamps.get(ALL_BLOCKS) ?? 0) !== this.all;
     const dirty = full ? undefined : this.dirtyBlocks(stamps, byId, live);
     // A per-process gauge's label for the process depends on every series of the metric: all its blocks are
-    // rendered again when one is.
+    // rendered again when one is, and its label is decided only then.
     const pidLabels = new Map<number, string>();
     for (const m of metrics) {
       if (m.type !== 'gauge' || !m.mode.perProcess) continue;
       const rows = s.readMetricSeries.all(m.id) as [number, string][];
+      if (dirty !== undefined) {
+        const held = new Set(rows.map((r) => r[0] >> BLOCK_BITS));
+        for (const [block, { pieces }] of this.blocks) if (pieces.has(m.id)) held.add(block);
+        if (![...held].some((b) => dirty.has(b))) continue;
+        for (const b of held) dirty.add(b);
+      }
       pidLabels.set(m.id, processLabel(rows.map((r) => r[1])));
-      if (dirty === undefined) continue;
-      const held = new Set(rows.map((r) => r[0] >> BLOCK_BITS));
-      for (const [block, { pieces }] of this.blocks) if (pieces.has(m.id)) held.add(block);
-      if ([...held].some((b) => dirty.has(b))) for (const b of held) dirty.add(b);
     }
     const viewById = new Map<number, WriterView>();
     for (const w of writers) viewById.set(w.row.id, w);
