@@ -4,6 +4,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BATCH_ROWS, RowBatch } from './batch.js';
 import { openStore } from './index.js';
+import { labelKey } from './labels.js';
 import { openDatabase } from './schema.js';
 import { prepareStatements } from './statements.js';
 import { DB_FILE } from './store.js';
@@ -81,9 +82,9 @@ describe('RowBatch', () => {
         id: number;
       }
     ).id;
-    const insert = db.prepare('INSERT INTO series (id, metric_id, labels, value) VALUES (?, ?, ?, 0)');
+    const insert = db.prepare('INSERT INTO series (id, metric_id, key, labels, value) VALUES (?, ?, ?, ?, 0)');
     db.transaction(() => {
-      for (let id = 1; id <= n; id++) insert.run(id, metric, `k="${id}"`);
+      for (let id = 1; id <= n; id++) insert.run(id, metric, labelKey(`k="${id}"`), `k="${id}"`);
     })();
     const value = (id: number) => db.prepare('SELECT value FROM series WHERE id = ?').pluck().get(id) as number;
     return { db, s, value };

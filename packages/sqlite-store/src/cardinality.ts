@@ -18,6 +18,7 @@
 import type Database from 'better-sqlite3';
 import type { MetricDef } from './describe.js';
 import { ConfigError } from './errors.js';
+import { findSeries, seriesRow } from './series.js';
 import type { Statements } from './statements.js';
 
 /** OpenTelemetry's SDK default cardinality limit per metric stream. */
@@ -59,7 +60,6 @@ function ownLimit(metric: object): number | string | undefined {
 
 interface Queries {
   count: Database.Statement;
-  find: Database.Statement;
   overflows: Database.Statement;
 }
 
@@ -70,7 +70,6 @@ function queriesOf(db: Database.Database): Queries {
   if (!q) {
     q = {
       count: db.prepare('SELECT count(*) FROM series WHERE metric_id = ?').pluck(true),
-      find: db.prepare('SELECT id FROM series WHERE metric_id = ? AND labels = ?').pluck(true),
       overflows: db.prepare(
         `SELECT m.name AS metric, x.value AS series FROM meta x
          JOIN metrics m ON x.key = '${META_PREFIX}' || m.id || ':' || m.signature
@@ -111,7 +110,7 @@ export class CardinalityBound {
       notices.push({ metric: def.name, message: own, text: `metric ${def.name}: ${own}; using ${this.defaultLimit}` });
     }
     const limit = typeof own === 'number' ? own : this.defaultLimit;
-    const q = queriesOf(s.upsertSeries.database);
+    const q = queriesOf(s.insertSeries.database);
     const gauge = def.type === 'gauge';
     // Read once per metric and flush, at its first new label set; kept exact while this flush adds rows.
     let regular = -1; // rows of the metric's own label sets
@@ -121,21 +120,21 @@ export class CardinalityBound {
       // A dropped gauge series stays dropped in this process (no lookup at every flush of a flood).
       if (gauge && this.folded.has(`${row}\0${labels}`)) return undefined;
       if (regular < 0) {
-        overflowId = q.find.get(metricId, OVERFLOW_LABELS) as number | undefined;
+        overflowId = findSeries(s, metricId, OVERFLOW_LABELS);
         regular = (q.count.get(metricId) as number) - (overflowId === undefined ? 0 : 1);
       }
       if (labels !== OVERFLOW_LABELS && regular < limit - 1) {
-        const id = (s.upsertSeries.get(metricId, labels) as { id: number }).id;
-        // The upsert may have found an existing row: count exactly once the estimate reaches the bound.
+        const id = seriesRow(s, metricId, labels);
+        // seriesRow may have found an existing row: count exactly once the estimate reaches the bound.
         regular++;
         if (regular >= limit - 1) regular = (q.count.get(metricId) as number) - (overflowId === undefined ? 0 : 1);
         return id;
       }
-      const existing = q.find.get(metricId, labels) as number | undefined;
+      const existing = findSeries(s, metricId, labels);
       if (existing !== undefined) return existing;
       this.fold(row, metricId, def, limit, labels);
       if (gauge) return undefined;
-      overflowId ??= (s.upsertSeries.get(metricId, OVERFLOW_LABELS) as { id: number }).id;
+      overflowId ??= seriesRow(s, metricId, OVERFLOW_LABELS);
       return overflowId;
     };
   }

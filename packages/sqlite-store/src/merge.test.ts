@@ -58,7 +58,7 @@ describe('gauge modes', () => {
       fc.assert(
         fc.property(dead, (processes) => {
           db.exec('DELETE FROM series');
-          db.exec(`INSERT INTO series (id, metric_id, labels) VALUES (1, 1, '')`);
+          db.exec(`INSERT INTO series (id, metric_id, key, labels) VALUES (1, 1, 0, '')`);
           for (const p of processes) s[mode.retire as 'retireSum'].run({ value: p.value, at: p.at, id: 1 });
           const row = db.prepare('SELECT value, retired_at FROM series WHERE id = 1').get() as {
             value: number;

@@ -19,7 +19,7 @@ export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 export interface KindMerge {
   /**
    * `sum`: each process adds its increments to one merged number per series (`series.value`);
-   * `vector-sum`: it adds its element-wise delta to one merged vector per series (`series.data`, see
+   * `vector-sum`: it adds its element-wise delta to one merged vector per series (`series.vector`, see
    * vector-codec.ts); `per-process`: each process keeps its own value (`gauges`), merged by mode at scrape.
    */
   storage: 'sum' | 'vector-sum' | 'per-process';

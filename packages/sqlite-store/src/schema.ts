@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
+import { labelKey } from './labels.js';
 import { ALL_BLOCKS, GAUGE_BLOCKS } from './stamps.js';
+import { fromFloat64s } from './vector-codec.js';
 
 /**
  * The store's tables (one database file shared by every process of a host):
@@ -18,8 +20,27 @@ import { ALL_BLOCKS, GAUGE_BLOCKS } from './stamps.js';
  * - `stamps` says which blocks of series rows changed (stamps.ts), so that a scrape reads and renders only
  *   those (issue 17). Added after version 1 like `exemplars`, with the `writers.stamps` column and the
  *   triggers below; an older store version ignores the table, and the triggers make its writes count.
+ *
+ * Version 2 (issue 17: the file at S=100000 was 3.4x the values it holds) changed `series`: the unique
+ * index on (metric_id, labels), which held every label set a second time, became an index on (metric_id,
+ * key), `key` a 32-bit hash of the label set (labels.ts labelKey); and `data` (n float64s) became `vector`,
+ * an encoding of whole numbers in a few bytes each (vector-codec.ts). Opening a version-1 database upgrades
+ * it in place, once, in one transaction (`upgradeToVersion2`).
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** The `series` table of version 2; `name` is where it is made (the upgrade builds it apart first). */
+const seriesDdl = (name: string) => `
+CREATE TABLE IF NOT EXISTS ${name} (
+  id INTEGER PRIMARY KEY,
+  metric_id INTEGER NOT NULL,
+  key INTEGER NOT NULL, -- labelKey(labels)
+  labels TEXT NOT NULL,
+  value REAL NOT NULL DEFAULT 0,
+  vector BLOB, -- vector-codec.ts
+  retired_at REAL
+);`;
+const SERIES_INDEX = 'CREATE INDEX IF NOT EXISTS series_by_key ON series (metric_id, key);';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -51,15 +72,8 @@ CREATE TABLE IF NOT EXISTS writer_metrics (
   metric_id INTEGER NOT NULL,
   PRIMARY KEY (writer_id, metric_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS series (
-  id INTEGER PRIMARY KEY,
-  metric_id INTEGER NOT NULL,
-  labels TEXT NOT NULL,
-  value REAL NOT NULL DEFAULT 0,
-  data BLOB,
-  retired_at REAL,
-  UNIQUE (metric_id, labels)
-);
+${seriesDdl('series')}
+${SERIES_INDEX}
 CREATE TABLE IF NOT EXISTS gauges (
   series_id INTEGER NOT NULL,
   writer_id INTEGER NOT NULL,
@@ -131,6 +145,30 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
+/**
+ * Rebuild a version-1 `series` table as version 2's: ids, labels, values and retired values kept, keys
+ * computed, vectors re-encoded. One transaction, checked again under the lock (another process may have
+ * done it first). Processes of an older store version still running fail their next flush or scrape
+ * (`data` and the unique index are gone) and log it, instead of writing float64 vectors into `vector`.
+ */
+function upgradeToVersion2(db: Database.Database): void {
+  db.function('kci_label_key', { deterministic: true }, (labels) => labelKey(String(labels)));
+  db.function('kci_vector_v2', { deterministic: true }, (data) =>
+    data instanceof Uint8Array ? fromFloat64s(data) : null,
+  );
+  db.transaction(() => {
+    if ((db.pragma('user_version', { simple: true }) as number) !== 1) return;
+    db.exec(seriesDdl('series_v2'));
+    db.exec(`INSERT INTO series_v2 (id, metric_id, key, labels, value, vector, retired_at)
+      SELECT id, metric_id, kci_label_key(labels), labels, value, kci_vector_v2(data), retired_at FROM series`);
+    db.exec('DROP TABLE series');
+    db.exec('ALTER TABLE series_v2 RENAME TO series');
+    db.exec(SERIES_INDEX);
+    db.exec(bump(ALL_BLOCKS));
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
 /** Open (creating when needed) the database in WAL mode with an explicit busy timeout. */
 export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
   const db = new Database(path, { timeout: busyTimeoutMs });
@@ -148,10 +186,13 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
         db.exec(DDL);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
-    } else if (version !== SCHEMA_VERSION) {
-      throw new Error(`database schema version ${version} is not ${SCHEMA_VERSION}; use a fresh store directory`);
+    } else if (version !== 1 && version !== SCHEMA_VERSION) {
+      throw new Error(
+        `database schema version ${version} is not ${SCHEMA_VERSION}: made by a newer store version; use a fresh store directory`,
+      );
     }
     migrate(db);
+    if (version === 1) upgradeToVersion2(db);
     return db;
   } catch (err) {
     db.close();

@@ -72,8 +72,8 @@ export class StampingStatements {
       else this.all = true;
     };
     for (const [name, statement] of Object.entries(s) as [keyof Statements, Database.Statement][]) {
-      if (name === 'upsertSeries') {
-        // A new series row (or an existing one): its id comes back.
+      if (name === 'insertSeries') {
+        // A new series row: its id comes back.
         view[name] = wrap(statement, 'get', (_args, result) => note((result as { id?: unknown } | undefined)?.id));
         continue;
       }

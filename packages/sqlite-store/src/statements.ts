@@ -46,16 +46,18 @@ const SQL = {
   dropMetricConflicts: 'DELETE FROM conflicts WHERE metric = ?',
   recordConflict: 'INSERT OR REPLACE INTO conflicts (metric, writer_id, detail, at) VALUES (?, ?, ?, ?)',
 
-  upsertSeries: `INSERT INTO series (metric_id, labels) VALUES (?, ?)
-      ON CONFLICT (metric_id, labels) DO UPDATE SET metric_id = excluded.metric_id RETURNING id`,
+  // A series by its label set: the index holds (metric_id, key), the text tells colliding keys apart (labels.ts
+  // labelKey). Found, else inserted, inside the flush's write transaction (series.ts).
+  findSeries: 'pluck:SELECT id FROM series WHERE metric_id = ? AND key = ? AND labels = ?',
+  insertSeries: 'INSERT INTO series (metric_id, key, labels) VALUES (?, ?, ?) RETURNING id',
   addValue: 'UPDATE series SET value = value + ? WHERE id = ?',
   addValues: `UPDATE series SET value = series.value + v.column2 FROM (VALUES ${BATCH_VALUES}) AS v
       WHERE series.id = v.column1`,
   seriesExists: 'pluck:SELECT 1 FROM series WHERE id = ?',
   // As text: a blob read costs a Buffer of its own (vector-codec.ts, hexVectorInto).
-  readVector: 'pluck:SELECT hex(data) FROM series WHERE id = ?',
-  setVector: 'UPDATE series SET data = ? WHERE id = ?',
-  setVectors: `UPDATE series SET data = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
+  readVector: 'pluck:SELECT hex(vector) FROM series WHERE id = ?',
+  setVector: 'UPDATE series SET vector = ? WHERE id = ?',
+  setVectors: `UPDATE series SET vector = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
   setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   // The most recent exemplar of any process wins; none is written for a series row that is gone (its id
@@ -82,7 +84,7 @@ const SQL = {
   readMetrics: 'raw:SELECT id, name, type, help, label_names, buckets, mode FROM metrics ORDER BY id',
   // Vectors as hex text, as readVector. The blocks a scrape renders again (stamps.ts): their rows by id range.
   readSeriesRange:
-    'raw:SELECT metric_id, id, labels, value, hex(data), retired_at FROM series WHERE id >= ? AND id < ?',
+    'raw:SELECT metric_id, id, labels, value, hex(vector), retired_at FROM series WHERE id >= ? AND id < ?',
   readGaugesRange:
     'raw:SELECT series_id, writer_id, value, updated_at FROM gauges WHERE series_id >= ? AND series_id < ?',
   readExemplarsRange:

@@ -1,8 +1,7 @@
-import { endianness } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { Histogram, Registry, Summary } from 'prom-client';
+import { Counter, Histogram, Registry, Summary } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from './index.js';
 import { DB_FILE } from './store.js';
@@ -15,8 +14,12 @@ afterAll(removeTempDirs);
 const quiet = { warn() {} };
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
-/** The bytes of `values` as 0.1.0 wrote them: a Float64Array's memory, i.e. in the host's byte order. */
-const asVersion010 = (values: number[]) => Buffer.from(Float64Array.from(values).buffer);
+/** `values` as schema version 1 stored them: little-endian float64s, 8 bytes each. */
+const asFloat64s = (values: number[]) => {
+  const b = Buffer.alloc(values.length * 8);
+  for (const [i, v] of values.entries()) b.writeDoubleLE(v, i * 8);
+  return b;
+};
 
 /** A store with one histogram (buckets 0.1 and 1) and one summary, flushed once; their stored blobs. */
 function storeWithVectors(dir: string) {
@@ -31,107 +34,140 @@ function storeWithVectors(dir: string) {
   const db = new Database(join(dir, DB_FILE));
   const blob = (metric: string) =>
     db
-      .prepare('SELECT s.data FROM series s JOIN metrics m ON m.id = s.metric_id WHERE m.name = ?')
+      .prepare('SELECT s.vector FROM series s JOIN metrics m ON m.id = s.metric_id WHERE m.name = ?')
       .pluck()
       .get(metric) as Buffer;
   return { store, registry, h, s, db, blob };
 }
 
 describe('the vector blob codec', () => {
-  it('round-trips every float64, infinities, -0 and NaN included', () => {
+  it('round-trips every float64, infinities, -0 and NaN included, in at most 9 bytes a value', () => {
     fc.assert(
-      fc.property(fc.array(fc.double(), { maxLength: 40 }), (values) => {
-        expect([...decodeVector(encodeVector(values))]).toEqual(values);
-        expect(encodeVector(values).byteLength).toBe(values.length * 8);
+      fc.property(fc.array(fc.oneof(fc.double(), fc.nat(), fc.maxSafeNat()), { maxLength: 40 }), (values) => {
+        const blob = encodeVector(values);
+        expect([...decodeVector(blob)]).toEqual(values);
+        expect(blob.byteLength).toBeLessThanOrEqual(values.length * 9);
       }),
     );
   });
 
-  it('writes little-endian float64s, 8 bytes each, no header (a pinned layout)', () => {
-    // 1, 0.5, -2, +Inf in IEEE 754 binary64, least significant byte first.
-    expect(hex(encodeVector([1, 0.5, -2, Number.POSITIVE_INFINITY]))).toBe(
-      '000000000000f03f' + '000000000000e03f' + '00000000000000c0' + '000000000000f07f',
+  it('writes whole numbers below 2^52 as LEB128 of twice the number, anything else as 01 and a little-endian float64 (a pinned layout)', () => {
+    expect(hex(encodeVector([0, 1, 63, 64, 8191, 8192]))).toBe('00' + '02' + '7e' + '8001' + 'fe7f' + '808001');
+    expect(hex(encodeVector([2 ** 52 - 1]))).toBe('feffffffffffff0f');
+    // 0.5, -2, +Inf, -0, 2^52: IEEE 754 binary64, least significant byte first, after the marker.
+    expect(hex(encodeVector([0.5, -2, Number.POSITIVE_INFINITY, -0, 2 ** 52]))).toBe(
+      '01000000000000e03f' + '0100000000000000c0' + '01000000000000f07f' + '010000000000000080' + '010000000000003043',
     );
-    expect([...decodeVector(Buffer.from('000000000000f03f000000000000e03f', 'hex'))]).toEqual([1, 0.5]);
+    expect([...decodeVector(Buffer.from('02' + '01000000000000e03f', 'hex'))]).toEqual([1, 0.5]);
   });
 
-  it("decodes SQLite's hex(data) of a blob to the same values, NaN and -0 included", () => {
+  it("decodes SQLite's hex() of a blob to the same values, NaN and -0 included", () => {
     const db = new Database(':memory:');
     const hexOf = db.prepare('SELECT hex(?)').pluck();
     fc.assert(
-      fc.property(fc.array(fc.double(), { minLength: 1, maxLength: 40 }), fc.nat(3), (values, at) => {
-        const out = new Float64Array(at + values.length).fill(7);
-        expect(hexVectorInto(hexOf.get(encodeVector(values)) as string, values.length, out, at)).toBe(true);
-        expect([...out.subarray(at)]).toEqual(values);
-        expect([...out.subarray(0, at)]).toEqual(new Array(at).fill(7)); // nothing before `at` written
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.double(), fc.nat()), { minLength: 1, maxLength: 40 }),
+        fc.nat(3),
+        (values, at) => {
+          const out = new Float64Array(at + values.length).fill(7);
+          expect(hexVectorInto(hexOf.get(encodeVector(values)) as string, values.length, out, at)).toBe(true);
+          expect([...out.subarray(at)]).toEqual(values);
+          expect([...out.subarray(0, at)]).toEqual(new Array(at).fill(7)); // nothing before `at` written
+        },
+      ),
     );
-    // Lower case too; a text of another length (another definition's vector, NULL data read as '') is
-    // refused and writes nothing.
+    // Lower case too; a text of another number of entries (another definition's vector, NULL read as ''),
+    // or cut short, is refused and writes nothing.
     const out = Float64Array.of(7, 7);
-    expect(hexVectorInto('000000000000f03f', 1, out)).toBe(true);
+    expect(hexVectorInto('01000000000000f03f', 1, out)).toBe(true);
     expect(out[0]).toBe(1);
-    expect(hexVectorInto('000000000000F03F', 2, out)).toBe(false);
+    expect(hexVectorInto('0204', 1, out)).toBe(false);
+    expect(hexVectorInto('02', 2, out)).toBe(false);
+    expect(hexVectorInto('0200000000000000F03F', 2, out)).toBe(false);
+    expect(hexVectorInto('0280', 2, out)).toBe(false);
     expect(hexVectorInto('', 1, out)).toBe(false);
     expect(hexVectorInto(null, 1, out)).toBe(false);
     expect([...out]).toEqual([1, 7]);
     db.close();
   });
 
-  it('refuses a blob that is not whole values, naming its length', () => {
-    expect(() => decodeVector(new Uint8Array(12))).toThrow('Invalid vector blob of 12 bytes: expected a multiple of 8');
+  it('refuses a blob that is not whole entries, saying which entry', () => {
+    expect(() => decodeVector(Buffer.from('0201000000', 'hex'))).toThrow(
+      'Invalid vector blob of 5 bytes: entry 1 is cut short or malformed',
+    );
   });
 });
 
 describe('the blobs a store writes', () => {
   it('are the pinned layout: histogram buckets (non-cumulative), sum, count; summary sum, count', () => {
     const { store, db, blob } = storeWithVectors(tempDir().dir);
-    // Written with Buffer's explicit little-endian calls, independently of the codec.
-    const le = (values: number[]) => {
-      const b = Buffer.alloc(values.length * 8);
-      for (const [i, v] of values.entries()) b.writeDoubleLE(v, i * 8);
+    // 1, 1, then 5.55 as a float64 (written with Buffer's explicit little-endian call), then 3.
+    const float = (v: number) => {
+      const b = Buffer.alloc(9);
+      b[0] = 1;
+      b.writeDoubleLE(v, 1);
       return b.toString('hex');
     };
-    expect(blob('codec_seconds').toString('hex')).toBe(le([1, 1, 5.55, 3]));
-    expect(blob('codec_bytes').toString('hex')).toBe(le([128, 2]));
+    expect(blob('codec_seconds').toString('hex')).toBe(`0202${float(5.55)}06`);
+    expect(blob('codec_bytes').toString('hex')).toBe('800204');
     db.close();
     store.close();
   });
 
-  it.runIf(endianness() === 'LE')(
-    'read a database written by 0.1.0 (host-order Float64Array bytes, on this little-endian host) the same',
-    async () => {
-      const { dir } = tempDir();
-      const { store, h, s, db, blob } = storeWithVectors(dir);
-      // What 0.1.0 left in the file after other processes' flushes: buckets 4 and 2, sum 9.25, count 7;
-      // summary sum 300, count 5, written its way (the bytes of a Float64Array).
-      const update = db.prepare('UPDATE series SET data = ? WHERE metric_id = (SELECT id FROM metrics WHERE name = ?)');
-      update.run(asVersion010([4, 2, 9.25, 7]), 'codec_seconds');
-      update.run(asVersion010([300, 5]), 'codec_bytes');
-      expect(blob('codec_seconds').equals(Buffer.from(encodeVector([4, 2, 9.25, 7])))).toBe(true);
+  it('upgrade a version-1 database in place: its float64 vectors, labels and counters read the same, and older writers can no longer write', async () => {
+    const { dir } = tempDir();
+    const { store, registry, db } = storeWithVectors(dir);
+    const c = new Counter({ name: 'codec_total', help: 'c', labelNames: ['k'], registers: [registry] });
+    c.inc({ k: 'café 日本' }, 5);
+    expect(store.flush()).toBe(true);
+    store.close();
+    // The same file as version 1 kept it: a unique index on the label text, n little-endian float64s in
+    // `data`, which other processes' flushes made buckets 4 and 2, sum 9.25, count 7; summary 300, 5.
+    db.exec(`CREATE TABLE series_v1 (id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, labels TEXT NOT NULL,
+      value REAL NOT NULL DEFAULT 0, data BLOB, retired_at REAL, UNIQUE (metric_id, labels));
+      INSERT INTO series_v1 SELECT id, metric_id, labels, value, NULL, retired_at FROM series;
+      DROP TABLE series; ALTER TABLE series_v1 RENAME TO series; PRAGMA user_version = 1;`);
+    const update = db.prepare('UPDATE series SET data = ? WHERE metric_id = (SELECT id FROM metrics WHERE name = ?)');
+    update.run(asFloat64s([4, 2, 9.25, 7]), 'codec_seconds');
+    update.run(asFloat64s([300, 5]), 'codec_bytes');
+    // An older process's statements, prepared before the upgrade.
+    const olderWrite = db.prepare('UPDATE series SET data = ? WHERE id = ?');
+    const olderInsert = db.prepare(
+      `INSERT INTO series (metric_id, labels) VALUES (1, 'k="x"')
+       ON CONFLICT (metric_id, labels) DO UPDATE SET metric_id = excluded.metric_id RETURNING id`,
+    );
 
-      const reader = openStore({ dir, logger: quiet });
-      let exp = parseExposition(await reader.metrics());
-      expect(sampleValue(exp, 'codec_seconds_bucket', { le: '0.1' })).toBe(4);
-      expect(sampleValue(exp, 'codec_seconds_bucket', { le: '1' })).toBe(6);
-      expect(sampleValue(exp, 'codec_seconds_bucket', { le: '+Inf' })).toBe(7);
-      expect(sampleValue(exp, 'codec_seconds_sum')).toBe(9.25);
-      expect(sampleValue(exp, 'codec_bytes_sum')).toBe(300);
-      expect(sampleValue(exp, 'codec_bytes_count')).toBe(5);
+    const reader = openStore({ dir, logger: quiet });
+    let exp = parseExposition(await reader.metrics());
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(sampleValue(exp, 'codec_seconds_bucket', { le: '0.1' })).toBe(4);
+    expect(sampleValue(exp, 'codec_seconds_bucket', { le: '1' })).toBe(6);
+    expect(sampleValue(exp, 'codec_seconds_bucket', { le: '+Inf' })).toBe(7);
+    expect(sampleValue(exp, 'codec_seconds_sum')).toBe(9.25);
+    expect(sampleValue(exp, 'codec_bytes_sum')).toBe(300);
+    expect(sampleValue(exp, 'codec_bytes_count')).toBe(5);
+    expect(sampleValue(exp, 'codec_total', { k: 'café 日本' })).toBe(5);
+    expect(() => olderWrite.run(asFloat64s([1, 1, 1, 1]), 1)).toThrow(/data/);
+    expect(() => olderInsert.get()).toThrow(/ON CONFLICT/);
 
-      // A writer of this version adds onto those blobs as onto its own.
-      h.observe(0.5);
-      s.observe(20);
-      expect(store.flush()).toBe(true);
-      exp = parseExposition(await reader.metrics());
-      expect(sampleValue(exp, 'codec_seconds_bucket', { le: '1' })).toBe(7);
-      expect(sampleValue(exp, 'codec_seconds_count')).toBe(8);
-      expect(sampleValue(exp, 'codec_seconds_sum')).toBe(9.75);
-      expect(sampleValue(exp, 'codec_bytes_sum')).toBe(320);
-      expect(sampleValue(exp, 'codec_bytes_count')).toBe(6);
-      db.close();
-      reader.close();
-      store.close();
-    },
-  );
+    // A writer of this version adds onto the upgraded rows, and finds the counter's series by its label set.
+    const next = new Registry();
+    new Histogram({ name: 'codec_seconds', help: 'h', buckets: [0.1, 1], registers: [next] }).observe(0.5);
+    new Summary({ name: 'codec_bytes', help: 's', registers: [next] }).observe(20);
+    new Counter({ name: 'codec_total', help: 'c', labelNames: ['k'], registers: [next] }).inc({ k: 'café 日本' }, 2);
+    const writer = openStore({ dir, flushIntervalMs: 60_000, logger: quiet });
+    writer.attach(next);
+    expect(writer.flush()).toBe(true);
+    exp = parseExposition(await reader.metrics());
+    expect(sampleValue(exp, 'codec_seconds_bucket', { le: '1' })).toBe(7);
+    expect(sampleValue(exp, 'codec_seconds_count')).toBe(8);
+    expect(sampleValue(exp, 'codec_seconds_sum')).toBe(9.75);
+    expect(sampleValue(exp, 'codec_bytes_sum')).toBe(320);
+    expect(sampleValue(exp, 'codec_bytes_count')).toBe(6);
+    expect(sampleValue(exp, 'codec_total', { k: 'café 日本' })).toBe(7);
+    expect(db.prepare('SELECT count(*) FROM series WHERE labels = \'k="café 日本"\'').pluck().get()).toBe(1);
+    db.close();
+    reader.close();
+    writer.close();
+  });
 });

@@ -1,84 +1,102 @@
 /**
- * The on-disk layout of `series.data`, the blob a histogram or summary series is stored as (issue 15: one
- * codec, an explicit byte order). Every reader and writer of that column goes through this module.
+ * The on-disk layout of `series.vector`, the blob a histogram or summary series is stored as (issue 15: one
+ * codec, an explicit byte order; issue 17: a compact one). Every reader and writer of that column goes
+ * through this module.
  *
- * A blob is `n` IEEE 754 float64 values, 8 bytes each, **little-endian**, no header and no padding:
+ * A vector of `n` values is `n` entries back to back, no header:
  *
- * - histogram: the non-cumulative count of each finite bucket in bound order, then `_sum`, then `_count`
- *   (n = buckets + 2; the +Inf bucket is `_count`);
- * - summary: `_sum`, then `_count` (n = 2; quantiles are not stored, they cannot be merged).
+ * - a whole number k, 0 <= k < 2^52 (every bucket count and `_count`, a `_sum` of whole observations): 2k
+ *   as unsigned LEB128 (7 bits a byte, least significant group first, the high bit set on every byte but
+ *   the last), 1 byte up to 63, 2 up to 8191, 8 at most. Its first byte is even;
+ * - any other value (a fraction, a negative, -0, an infinity, NaN, 2^52 and above): the byte 0x01, then the
+ *   value as an IEEE 754 float64, little-endian (9 bytes).
  *
- * A blob of any other length is not a vector of that metric (a changed definition): readers skip it,
- * writers replace it.
+ * The values are, for a histogram, the non-cumulative count of each finite bucket in bound order, then
+ * `_sum`, then `_count` (n = buckets + 2; the +Inf bucket is `_count`); for a summary `_sum`, then `_count`
+ * (n = 2; quantiles are not stored, they cannot be merged). A blob that is not exactly `n` entries is not a
+ * vector of that metric (a changed definition): readers skip it, writers replace it.
  *
- * Compatibility: 0.1.0 wrote the blob from a Float64Array, i.e. in the host's byte order, and read it as
- * little-endian in one place and in host order in another. On a little-endian host (x86-64, arm64: every
- * platform Node ships for) that is this layout byte for byte, so its databases read the same
- * (vector-codec.test.ts proves it with bytes made the 0.1.0 way). Only a store written on a big-endian host
- * by 0.1.0 would read differently; schema version 1 is kept, as no such database can have been readable.
+ * Schema version 1 kept `n` float64s (8n bytes, in `series.data`): an 11-bucket histogram took 104 bytes a
+ * series, about 30 now. Opening a version-1 database re-encodes them (schema.ts, `fromFloat64s`).
  */
 
-/** Bytes per stored value. */
-export const VALUE_BYTES = 8;
-
+/** The first byte of an entry that holds a float64. */
+const FLOAT = 0x01;
+/** Whole numbers below this are stored as LEB128 (2k stays below 2^53, exact in a double). */
+const WHOLE_LIMIT = 2 ** 52;
+/** The longest entry: the marker and 8 bytes. */
+export const MAX_ENTRY_BYTES = 9;
 const LITTLE_ENDIAN = true;
-/** Whether a Float64Array's memory already is this layout (it is on every platform Node ships for). */
-const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-/** Size in bytes of the blob of an `n`-value vector. */
-export function blobBytes(n: number): number {
-  return n * VALUE_BYTES;
+const word = new DataView(new ArrayBuffer(8));
+
+/** Whether `x` is stored as LEB128 (a whole number in range, not -0). */
+function isWhole(x: number): boolean {
+  return x >= 0 && x < WHOLE_LIMIT && Math.floor(x) === x && (x !== 0 || 1 / x > 0);
 }
 
-/** Whether `blob` holds a vector of exactly `n` values. */
-export function isVectorBlob(blob: Uint8Array | null | undefined, n: number): blob is Uint8Array {
-  return blob !== null && blob !== undefined && blob.byteLength === n * VALUE_BYTES;
-}
-
-/** A view to read a blob's values with `valueAt` (one per blob, not per value). */
-export function blobView(blob: Uint8Array): DataView {
-  return new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-}
-
-/** Value `i` of a blob seen through `blobView`. */
-export function valueAt(view: DataView, i: number): number {
-  return view.getFloat64(i * VALUE_BYTES, LITTLE_ENDIAN);
-}
-
-/** Write `value` as value `i` of the blob (or blobs: a pool of slots) seen through `view`. */
-export function setValueAt(view: DataView, i: number, value: number): void {
-  view.setFloat64(i * VALUE_BYTES, value, LITTLE_ENDIAN);
+/**
+ * Write the entries of `values[from]` to `values[from + n - 1]` into `out` from byte `at` (room for
+ * `n * MAX_ENTRY_BYTES` bytes is enough); returns the byte after the last one written.
+ */
+export function encodeInto(values: ArrayLike<number>, from: number, n: number, out: Uint8Array, at: number): number {
+  let c = at;
+  for (let i = from; i < from + n; i++) {
+    const x = values[i] as number;
+    if (isWhole(x)) {
+      let v = x * 2;
+      while (v >= 128) {
+        out[c++] = (v & 127) | 128; // & keeps the low 7 bits of any whole number below 2^53
+        v = (v - (v & 127)) / 128;
+      }
+      out[c++] = v;
+    } else {
+      out[c++] = FLOAT;
+      word.setFloat64(0, x, LITTLE_ENDIAN);
+      for (let b = 0; b < 8; b++) out[c++] = word.getUint8(b);
+    }
+  }
+  return c;
 }
 
 /**
  * The blob of `values` (a fresh buffer).
  *
  * @example
- * encodeVector([1, 0.5]) // bytes 00 00 00 00 00 00 f0 3f  00 00 00 00 00 00 e0 3f
+ * encodeVector([1, 0.5]) // bytes 02  01 00 00 00 00 00 00 e0 3f
  */
 export function encodeVector(values: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(blobBytes(values.length));
-  const view = blobView(out);
-  for (let i = 0; i < values.length; i++) setValueAt(view, i, values[i] as number);
-  return out;
+  const out = new Uint8Array(values.length * MAX_ENTRY_BYTES);
+  return out.slice(0, encodeInto(values, 0, values.length, out, 0));
 }
 
-/** The values of a blob (a fresh array); throws a RangeError naming the length when it is not whole values. */
+/** The values of a blob (a fresh array); throws a RangeError saying where when it is not whole entries. */
 export function decodeVector(blob: Uint8Array): Float64Array {
-  if (blob.byteLength % VALUE_BYTES !== 0) {
-    throw new RangeError(`Invalid vector blob of ${blob.byteLength} bytes: expected a multiple of ${VALUE_BYTES}`);
+  const count = decodeHex(Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength).toString('hex'), -1);
+  if (count < 0) {
+    throw new RangeError(
+      `Invalid vector blob of ${blob.byteLength} bytes: entry ${-count - 1} is cut short or malformed`,
+    );
   }
-  const n = blob.byteLength / VALUE_BYTES;
-  const out = new Float64Array(n);
-  const view = blobView(blob);
-  for (let i = 0; i < n; i++) out[i] = valueAt(view, i);
-  return out;
+  return scratch.slice(0, count);
+}
+
+/**
+ * The blob a schema-1 database kept (`n` little-endian float64s) re-encoded; null for NULL, and for a blob
+ * that is not whole float64s (then not a vector of its metric, which readers skip: so is null).
+ */
+export function fromFloat64s(blob: Uint8Array | null): Uint8Array | null {
+  if (blob === null || blob.byteLength % 8 !== 0) return null;
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const values = new Float64Array(blob.byteLength / 8);
+  for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, LITTLE_ENDIAN);
+  return encodeVector(values);
 }
 
 /**
  * Reading a blob costs better-sqlite3 a Buffer of its own, about 2 µs a row, more than SQLite's work for it;
- * the same bytes read as `hex(data)` come back as a string (about 0.3 µs) and decode here in less again. The
- * statements that read vectors row by row (the flush's read-add-write, a scrape's series rows) read them so.
+ * the same bytes read as `hex(vector)` come back as a string (about 0.3 µs) and decode here in less again.
+ * The statements that read vectors row by row (the flush's read-add-write, a scrape's series rows) read them so.
  */
 const HEX_DIGIT = new Uint8Array(128);
 for (let d = 0; d < 10; d++) HEX_DIGIT[48 + d] = d;
@@ -86,51 +104,86 @@ for (let d = 0; d < 6; d++) {
   HEX_DIGIT[65 + d] = 10 + d;
   HEX_DIGIT[97 + d] = 10 + d;
 }
-const word = new DataView(new ArrayBuffer(VALUE_BYTES));
+
+/** The byte whose two hex digits start at `at`. */
+function byteAt(hex: string, at: number): number {
+  return ((HEX_DIGIT[hex.charCodeAt(at) & 127] as number) << 4) | (HEX_DIGIT[hex.charCodeAt(at + 1) & 127] as number);
+}
+
+/** Where decodeHex puts the values (grown as needed). */
+let scratch = new Float64Array(64);
 
 /**
- * Decode the `hex(data)` of a vector of `n` values into `out` from index `at`. Returns false, writing
- * nothing, when `hex` is not the text of exactly `n` values (NULL data reads as '').
+ * Decode the entries of `hex` into `scratch`, at most `max` of them (no bound when negative); returns how
+ * many, or -(k + 1) when entry k is cut short, malformed, or one more than `max`.
+ */
+function decodeHex(hex: string, max: number): number {
+  const end = hex.length;
+  if (end % 2 !== 0) return -1;
+  let c = 0;
+  let k = 0;
+  for (; c < end; k++) {
+    if (k === max) return -(k + 1);
+    if (k === scratch.length) {
+      const grown = new Float64Array(k * 2);
+      grown.set(scratch);
+      scratch = grown;
+    }
+    const first = byteAt(hex, c);
+    c += 2;
+    if (first === FLOAT) {
+      if (c + 16 > end) return -(k + 1);
+      for (let b = 0; b < 8; b++, c += 2) word.setUint8(b, byteAt(hex, c));
+      scratch[k] = word.getFloat64(0, LITTLE_ENDIAN);
+      continue;
+    }
+    if ((first & 1) !== 0) return -(k + 1);
+    let v = first & 127;
+    let scale = 128;
+    let byte = first;
+    for (let more = 1; (byte & 128) !== 0; more++) {
+      if (more === 8 || c >= end) return -(k + 1);
+      byte = byteAt(hex, c);
+      c += 2;
+      v += (byte & 127) * scale;
+      scale *= 128;
+    }
+    scratch[k] = v / 2;
+  }
+  return k;
+}
+
+/**
+ * Decode the `hex(vector)` of a vector of `n` values into `out` from index `at`. Returns false, writing
+ * nothing, when `hex` is not the text of exactly `n` entries (NULL reads as '').
  *
  * @example
- * hexVectorInto('000000000000F03F', 1, out) // true, out[0] === 1
+ * hexVectorInto('02', 1, out) // true, out[0] === 1
  */
 export function hexVectorInto(hex: string | null | undefined, n: number, out: Float64Array, at = 0): boolean {
-  if (typeof hex !== 'string' || hex.length !== n * VALUE_BYTES * 2) return false;
-  for (let i = 0, c = 0; i < n; i++) {
-    for (let b = 0; b < VALUE_BYTES; b++, c += 2) {
-      word.setUint8(b, ((HEX_DIGIT[hex.charCodeAt(c)] as number) << 4) | (HEX_DIGIT[hex.charCodeAt(c + 1)] as number));
-    }
-    out[at + i] = word.getFloat64(0, LITTLE_ENDIAN);
-  }
+  if (typeof hex !== 'string' || decodeHex(hex, n) !== n) return false;
+  for (let i = 0; i < n; i++) out[at + i] = scratch[i] as number;
   return true;
 }
 
 /**
  * `count` slots of `n` values each, filled as a Float64Array (`values`, slot k at k * n) and bound as blobs
- * (`blob(k)`): on a little-endian host a blob is a view of the slot's own memory, made once; elsewhere the
- * slot is encoded into a byte buffer of its own. Valid until the slot is filled again.
+ * (`blob(k)`, encoded into bytes of the slot's own). Valid until the slot is filled again.
  */
 export class BlobSlots {
   readonly values: Float64Array;
-  private readonly bytes: ArrayBufferLike;
-  private readonly blobs: Uint8Array[];
+  private readonly bytes: Uint8Array;
 
   constructor(
     readonly n: number,
     readonly count: number,
   ) {
     this.values = new Float64Array(n * count);
-    this.bytes = HOST_LITTLE_ENDIAN ? this.values.buffer : new ArrayBuffer(blobBytes(n * count));
-    this.blobs = Array.from({ length: count }, (_, k) => new Uint8Array(this.bytes, blobBytes(k * n), blobBytes(n)));
+    this.bytes = new Uint8Array(n * count * MAX_ENTRY_BYTES);
   }
 
   blob(slot: number): Uint8Array {
-    const out = this.blobs[slot] as Uint8Array;
-    if (!HOST_LITTLE_ENDIAN) {
-      const view = blobView(out);
-      for (let i = 0; i < this.n; i++) setValueAt(view, i, this.values[slot * this.n + i] as number);
-    }
-    return out;
+    const start = slot * this.n * MAX_ENTRY_BYTES;
+    return this.bytes.subarray(start, encodeInto(this.values, slot * this.n, this.n, this.bytes, start));
   }
 }
