@@ -1,8 +1,9 @@
 /**
  * http-scrape: a scrape as Prometheus makes it, over HTTP to the aggregator process with
  * `Accept-Encoding: gzip`, in both formats, with W writer processes of S series each (issue 17), for this
- * build and another one side by side on the same store: the two aggregators (`apps/aggregator/dist/main.js`
- * of each checkout, as child processes) read the same directory, written by the same writers.
+ * build and another one side by side: each build's aggregator (`apps/aggregator/dist/main.js` of each
+ * checkout, as a child process) reads a store of its own, written by W writers running that build's store
+ * (two builds need not share a schema version), touched alike.
  *
  *   BENCH_BASELINE=/path/to/built/checkout node bench/http-scrape.mjs
  *
@@ -100,11 +101,12 @@ function scrape(url, format) {
   });
 }
 
-async function startWriters(dir, workers, series) {
+async function startWriters(root, dir, workers, series) {
   const children = [];
+  const store = join(resolve(root), 'packages/sqlite-store/dist/index.js');
   for (let i = 0; i < workers; i++) {
     const child = fork(join(HERE, 'bench/http-scrape-worker.mjs'), [], {
-      env: { ...process.env, BENCH_DIR: dir, BENCH_SERIES: String(series) },
+      env: { ...process.env, BENCH_DIR: dir, BENCH_SERIES: String(series), BENCH_STORE: store },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     await new Promise((ready, fail) => {
@@ -129,9 +131,15 @@ async function startWriters(dir, workers, series) {
 
 for (const series of SERIES) {
   for (const workers of WORKERS) {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-http-scrape-'));
-    const writers = await startWriters(dir, workers, series);
-    const sides = { current: await startAggregator(HERE, dir), baseline: await startAggregator(BASELINE, dir) };
+    const sides = {};
+    for (const [side, root] of [
+      ['current', HERE],
+      ['baseline', BASELINE],
+    ]) {
+      const dir = mkdtempSync(join(tmpdir(), 'bench-http-scrape-'));
+      const writers = await startWriters(root, dir, workers, series);
+      sides[side] = { dir, writers, ...(await startAggregator(root, dir)) };
+    }
     let expected = workers * series * COUNTER_INC;
     try {
       for (const format of Object.keys(FORMATS)) {
@@ -145,7 +153,10 @@ for (const series of SERIES) {
           const bytes = { current: 0, baseline: 0 };
           for (let round = 0; round < reps + 1; round++) {
             if (scenario.share > 0) {
-              const touched = await writers.touch(scenario.share);
+              const [touched] = await Promise.all([
+                sides.current.writers.touch(scenario.share),
+                sides.baseline.writers.touch(scenario.share),
+              ]);
               expected += touched.reduce((n, t) => n + t.n, 0) * COUNTER_INC;
             }
             const order = round % 2 ? ['baseline', 'current'] : ['current', 'baseline'];
@@ -198,10 +209,11 @@ for (const series of SERIES) {
         `W=${workers} S=${series} aggregator RSS: this build ${round(sides.current.rssMb(), 1)} MB, baseline ${round(sides.baseline.rssMb(), 1)} MB\n`,
       );
     } finally {
-      await sides.current.stop();
-      await sides.baseline.stop();
-      await writers.stop();
-      rmSync(dir, { recursive: true, force: true });
+      for (const side of Object.values(sides)) {
+        await side.stop();
+        await side.writers.stop();
+        rmSync(side.dir, { recursive: true, force: true });
+      }
     }
   }
 }

@@ -59,6 +59,19 @@ export function evaluateTargets(records) {
       pass: f ? f.pctOfCore <= limit : null,
     });
   }
+  const f100k = flushOf(100000, '10%');
+  targets.push({
+    name: 'flush S=100000 (10% series changed per interval): % of one core',
+    value: f100k?.pctOfCore ?? null,
+    limit: '<= 5',
+    pass: f100k ? f100k.pctOfCore <= 5 : null,
+  });
+  targets.push({
+    name: 'store file at S=100000 / the raw numbers it holds',
+    value: f100k?.fileVsRaw ?? null,
+    limit: '<= 2',
+    pass: f100k?.fileVsRaw == null ? null : f100k.fileVsRaw <= 2,
+  });
   for (const [changed, limit] of [
     ['none', 5],
     ['10%', 30],
@@ -145,12 +158,12 @@ export function formatTable(records, machine, summary) {
   if (flush.length) {
     lines.push(
       '',
-      '| flush | build | series changed per interval | CPU ms per flush (mean) | median | % of one core at 1000 ms |',
-      '|---|---|---|---|---|---|',
+      '| flush | build | series changed per interval | CPU ms per flush (mean) | median | % of one core at 1000 ms | store file MB (x raw numbers; WAL MB) |',
+      '|---|---|---|---|---|---|---|',
     );
     for (const r of flush)
       lines.push(
-        `| S=${r.S} | ${r.build ?? 'current'} | ${r.changed} (${r.changedSeries}) | ${r.cpuMsPerFlush} | ${r.cpuMsMedian} | ${r.pctOfCore}% |`,
+        `| S=${r.S} | ${r.build ?? 'current'} | ${r.changed} (${r.changedSeries}) | ${r.cpuMsPerFlush} | ${r.cpuMsMedian} | ${r.pctOfCore}% | ${r.fileMB ?? '-'} (${r.fileVsRaw ?? '-'}x; ${r.walMB ?? '-'}) |`,
       );
   }
   const http = records.filter((r) => r.bench === 'http-scrape');

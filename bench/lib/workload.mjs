@@ -9,6 +9,8 @@ export const METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
 export const STATUSES = ['200', '201', '400', '404', '500'];
 export const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const COUNTER_INC = 3;
+/** The numbers stored per label set: the counter's value, the histogram's buckets, sum and count. */
+export const NUMBERS_PER_LABEL_SET = 1 + BUCKETS.length + 2;
 
 /**
  * S distinct label sets: method cycles fastest, then status, then endpoint.
