@@ -2,13 +2,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { Counter, Histogram, Registry, Summary } from 'prom-client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.js';
 import { DB_FILE } from './store.js';
-import { removeTempDirs, tempDir } from './test-support/children.js';
+import { killAll, removeTempDirs, startWorker, tempDir } from './test-support/children.js';
 import { parseExposition, sampleValue } from './test-support/exposition.js';
 import { decodeVector, encodeVector, hexVectorInto } from './vector-codec.js';
 
+afterEach(killAll);
 afterAll(removeTempDirs);
 
 const quiet = { warn() {} };
@@ -20,6 +21,20 @@ const asFloat64s = (values: number[]) => {
   for (const [i, v] of values.entries()) b.writeDoubleLE(v, i * 8);
   return b;
 };
+
+/**
+ * Make the store file's `series` table what schema version 1 kept: a unique index on the label text and
+ * `data` as n little-endian float64s (each row's vector, decoded).
+ */
+function toVersion1(db: Database.Database): void {
+  const rows = db.prepare('SELECT id, vector FROM series').raw().all() as [number, Buffer | null][];
+  db.exec(`CREATE TABLE series_v1 (id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, labels TEXT NOT NULL,
+    value REAL NOT NULL DEFAULT 0, data BLOB, retired_at REAL, UNIQUE (metric_id, labels));
+    INSERT INTO series_v1 SELECT id, metric_id, labels, value, NULL, retired_at FROM series;
+    DROP TABLE series; ALTER TABLE series_v1 RENAME TO series; PRAGMA user_version = 1;`);
+  const set = db.prepare('UPDATE series SET data = ? WHERE id = ?');
+  for (const [id, vector] of rows) if (vector) set.run(asFloat64s([...decodeVector(vector)]), id);
+}
 
 /** A store with one histogram (buckets 0.1 and 1) and one summary, flushed once; their stored blobs. */
 function storeWithVectors(dir: string) {
@@ -123,10 +138,7 @@ describe('the blobs a store writes', () => {
     store.close();
     // The same file as version 1 kept it: a unique index on the label text, n little-endian float64s in
     // `data`, which other processes' flushes made buckets 4 and 2, sum 9.25, count 7; summary 300, 5.
-    db.exec(`CREATE TABLE series_v1 (id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, labels TEXT NOT NULL,
-      value REAL NOT NULL DEFAULT 0, data BLOB, retired_at REAL, UNIQUE (metric_id, labels));
-      INSERT INTO series_v1 SELECT id, metric_id, labels, value, NULL, retired_at FROM series;
-      DROP TABLE series; ALTER TABLE series_v1 RENAME TO series; PRAGMA user_version = 1;`);
+    toVersion1(db);
     const update = db.prepare('UPDATE series SET data = ? WHERE metric_id = (SELECT id FROM metrics WHERE name = ?)');
     update.run(asFloat64s([4, 2, 9.25, 7]), 'codec_seconds');
     update.run(asFloat64s([300, 5]), 'codec_bytes');
@@ -169,5 +181,70 @@ describe('the blobs a store writes', () => {
     db.close();
     reader.close();
     writer.close();
+  });
+
+  it('upgrade once when processes open a version-1 database at the same time, each adding onto it', async () => {
+    const { dir } = tempDir();
+    const registry = new Registry();
+    const c = new Counter({ name: 'up_total', help: 'c', labelNames: ['k'], registers: [registry] });
+    const h = new Histogram({
+      name: 'up_seconds',
+      help: 'h',
+      labelNames: ['k'],
+      buckets: [0.1, 1],
+      registers: [registry],
+    });
+    for (let k = 0; k < 1500; k++) {
+      c.inc({ k: String(k) }, k);
+      h.observe({ k: String(k) }, 0.5);
+    }
+    const store = openStore({ dir, flushIntervalMs: 60_000, logger: quiet });
+    store.attach(registry);
+    expect(store.flush()).toBe(true);
+    store.close();
+    const db = new Database(join(dir, DB_FILE));
+    toVersion1(db);
+
+    // Four processes, started together, each opening the file at its first flush.
+    const define = [
+      { op: 'define', kind: 'counter', config: { name: 'up_total', help: 'c', labelNames: ['k'] } },
+      {
+        op: 'define',
+        kind: 'histogram',
+        config: { name: 'up_seconds', help: 'h', labelNames: ['k'], buckets: [0.1, 1] },
+      },
+    ];
+    const workers = await Promise.all(
+      [0, 1, 2, 3].map((w) =>
+        startWorker({
+          dir,
+          script: [
+            ...define,
+            { op: 'inc', name: 'up_total', labels: { k: '7' }, value: 1 },
+            { op: 'observe', name: 'up_seconds', labels: { k: '7' }, value: 0.05 },
+            { op: 'inc', name: 'up_total', labels: { k: `new${w}` }, value: 1 },
+          ],
+        }),
+      ),
+    );
+    expect(await Promise.all(workers.map((w) => w.call('flush')))).toEqual([true, true, true, true]);
+    for (const w of workers) expect(w.stderr()).toBe('');
+
+    const reader = openStore({ dir, logger: quiet });
+    const exp = parseExposition(await reader.metrics());
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(sampleValue(exp, 'up_total', { k: '7' })).toBe(11);
+    expect(sampleValue(exp, 'up_total', { k: '1499' })).toBe(1499);
+    for (let w = 0; w < 4; w++) expect(sampleValue(exp, 'up_total', { k: `new${w}` })).toBe(1);
+    expect(sampleValue(exp, 'up_seconds_bucket', { k: '7', le: '0.1' })).toBe(4);
+    expect(sampleValue(exp, 'up_seconds_bucket', { k: '7', le: '1' })).toBe(5);
+    expect(sampleValue(exp, 'up_seconds_count', { k: '7' })).toBe(5);
+    expect(sampleValue(exp, 'up_seconds_sum', { k: '7' })).toBeCloseTo(0.7, 12);
+    expect(sampleValue(exp, 'up_seconds_count', { k: '1499' })).toBe(1);
+    // One row per label set: 1500 of each metric, and the four new counter series.
+    expect(db.prepare('SELECT count(*) FROM series').pluck().get()).toBe(3004);
+    db.close();
+    reader.close();
+    for (const w of workers) w.send('end');
   });
 });
