@@ -17,7 +17,8 @@
  * vector of that metric (a changed definition): readers skip it, writers replace it.
  *
  * Schema version 1 kept `n` float64s (8n bytes, in `series.data`): an 11-bucket histogram took 104 bytes a
- * series, about 30 now. Opening a version-1 database re-encodes them (schema.ts, `fromFloat64s`).
+ * series, 13-21 in the bench now (a float `_sum` is 9 of them). Opening a version-1 database re-encodes
+ * them (schema.ts, `fromFloat64s`).
  */
 
 /** The first byte of an entry that holds a float64. */
