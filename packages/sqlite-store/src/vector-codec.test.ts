@@ -185,15 +185,12 @@ describe('the blobs a store writes', () => {
 
   it('upgrade once when processes open a version-1 database at the same time, each adding onto it', async () => {
     const { dir } = tempDir();
+    // One definition for this process and the four below (a different one would be a conflict, not stored).
+    const counter = { name: 'up_total', help: 'c', labelNames: ['k'] };
+    const histogram = { name: 'up_seconds', help: 'h', labelNames: ['k'], buckets: [0.1, 1] };
     const registry = new Registry();
-    const c = new Counter({ name: 'up_total', help: 'c', labelNames: ['k'], registers: [registry] });
-    const h = new Histogram({
-      name: 'up_seconds',
-      help: 'h',
-      labelNames: ['k'],
-      buckets: [0.1, 1],
-      registers: [registry],
-    });
+    const c = new Counter({ ...counter, registers: [registry] });
+    const h = new Histogram({ ...histogram, registers: [registry] });
     for (let k = 0; k < 1500; k++) {
       c.inc({ k: String(k) }, k);
       h.observe({ k: String(k) }, 0.5);
@@ -207,12 +204,8 @@ describe('the blobs a store writes', () => {
 
     // Four processes, started together, each opening the file at its first flush.
     const define = [
-      { op: 'define', kind: 'counter', config: { name: 'up_total', help: 'c', labelNames: ['k'] } },
-      {
-        op: 'define',
-        kind: 'histogram',
-        config: { name: 'up_seconds', help: 'h', labelNames: ['k'], buckets: [0.1, 1] },
-      },
+      { op: 'define', kind: 'counter', config: counter },
+      { op: 'define', kind: 'histogram', config: histogram },
     ];
     const workers = await Promise.all(
       [0, 1, 2, 3].map((w) =>
