@@ -26,8 +26,13 @@ import { fromFloat64s } from './vector-codec.js';
  * key), `key` a 32-bit hash of the label set (labels.ts labelKey); and `data` (n float64s) became `vector`,
  * an encoding of whole numbers in a few bytes each (vector-codec.ts). Opening a version-1 database upgrades
  * it in place, once, in one transaction (`upgradeToVersion2`).
+ *
+ * Version 3 (issue 17: a flush paid SQLite's row update for every series it changed) added `deltas`, the log
+ * flushes append their deltas to and readers fold into `series` (delta-log.ts). A version-2 database gets
+ * the table when this version first opens it (`upgradeToVersion3`); a store of version 2 then refuses to
+ * open it, since it would neither fold the log nor fold it before deleting series rows.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The `series` table of version 2; `name` is where it is made (the upgrade builds it apart first). */
 const seriesDdl = (name: string) => `
@@ -41,6 +46,16 @@ CREATE TABLE IF NOT EXISTS ${name} (
   retired_at REAL
 );`;
 const SERIES_INDEX = 'CREATE INDEX IF NOT EXISTS series_by_key ON series (metric_id, key);';
+
+/** The delta log of version 3 (delta-log.ts): one row per flush that added to counters or vectors. */
+const DELTAS_DDL = `
+CREATE TABLE IF NOT EXISTS deltas (
+  id INTEGER PRIMARY KEY,
+  writer_id INTEGER NOT NULL,
+  at REAL NOT NULL, -- when it was written (ms since the epoch)
+  entries INTEGER NOT NULL,
+  body BLOB NOT NULL
+);`;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -82,6 +97,7 @@ CREATE TABLE IF NOT EXISTS gauges (
   PRIMARY KEY (series_id, writer_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS gauges_by_writer ON gauges (writer_id);
+${DELTAS_DDL}
 CREATE TABLE IF NOT EXISTS conflicts (
   metric TEXT NOT NULL,
   writer_id INTEGER NOT NULL,
@@ -165,6 +181,15 @@ function upgradeToVersion2(db: Database.Database): void {
     db.exec('ALTER TABLE series_v2 RENAME TO series');
     db.exec(SERIES_INDEX);
     db.exec(bump(ALL_BLOCKS));
+    db.pragma('user_version = 2');
+  }).immediate();
+}
+
+/** Add the delta log to a version-2 database; checked again under the lock, like the upgrade to version 2. */
+function upgradeToVersion3(db: Database.Database): void {
+  db.transaction(() => {
+    if ((db.pragma('user_version', { simple: true }) as number) !== 2) return;
+    db.exec(DELTAS_DDL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
@@ -186,13 +211,14 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
         db.exec(DDL);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
-    } else if (version !== 1 && version !== SCHEMA_VERSION) {
+    } else if (version !== 1 && version !== 2 && version !== SCHEMA_VERSION) {
       throw new Error(
         `database schema version ${version} is not ${SCHEMA_VERSION}: made by a newer store version; use a fresh store directory`,
       );
     }
     migrate(db);
     if (version === 1) upgradeToVersion2(db);
+    if (version === 1 || version === 2) upgradeToVersion3(db);
     return db;
   } catch (err) {
     db.close();
@@ -209,6 +235,7 @@ export function clearDatabase(db: Database.Database): void {
   db.transaction(() => {
     db.exec(bump(ALL_BLOCKS));
     for (const table of [
+      'deltas',
       'exemplars',
       'gauges',
       'series',

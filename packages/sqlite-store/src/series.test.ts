@@ -61,14 +61,16 @@ describe('schema versions', () => {
     expect(first.store.flush()).toBe(true);
     first.store.close();
     const db = new Database(join(dir, DB_FILE));
-    db.pragma('user_version = 3');
+    db.pragma('user_version = 4');
     const store = openStore({ dir, logger: quiet });
     await expect(store.metrics()).rejects.toThrow(
-      'database schema version 3 is not 2: made by a newer store version; use a fresh store directory',
+      'database schema version 4 is not 3: made by a newer store version; use a fresh store directory',
     );
     store.close();
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
-    expect(db.prepare('SELECT value FROM series').pluck().get()).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    // Nothing folded either: the flush's delta is still in the log.
+    expect(db.prepare('SELECT value FROM series').pluck().get()).toBe(0);
+    expect(db.prepare('SELECT entries FROM deltas').pluck().all()).toEqual([1]);
     db.close();
   });
 });

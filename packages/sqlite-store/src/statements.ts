@@ -58,6 +58,13 @@ const SQL = {
   readVector: 'pluck:SELECT hex(vector) FROM series WHERE id = ?',
   setVector: 'UPDATE series SET vector = ? WHERE id = ?',
   setVectors: `UPDATE series SET vector = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
+  // The delta log (delta-log.ts): a flush appends one row, a fold reads them all in order and deletes them.
+  insertDeltas: 'INSERT INTO deltas (writer_id, at, entries, body) VALUES (?, ?, ?, ?)',
+  readDeltas: 'raw:SELECT id, body FROM deltas ORDER BY id',
+  deleteDeltas: 'DELETE FROM deltas WHERE id <= ?',
+  deltaLog: 'raw:SELECT min(at), total(entries) FROM deltas',
+  hasDeltas: 'pluck:SELECT EXISTS (SELECT 1 FROM deltas)',
+  metricSignature: 'pluck:SELECT signature FROM metrics WHERE id = ?',
   setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   // The most recent exemplar of any process wins; none is written for a series row that is gone (its id

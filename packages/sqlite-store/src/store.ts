@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { BlockRenderer } from './blocks.js';
 import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
+import { foldDeltas, foldDue } from './delta-log.js';
 import { errorText, prepareDir } from './dir.js';
 import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
 import { ConfigError, StoreError } from './errors.js';
@@ -31,6 +32,16 @@ import { type FlushNotice, Writer } from './writer.js';
 
 export const DB_FILE = 'kci-metrics.sqlite';
 
+/** Fold the delta log in a transaction of its own, stamping the blocks it changes. */
+function foldLog(db: Database.Database, s: Statements): void {
+  const stamping = stampingOf(s);
+  stamping.clear();
+  db.transaction(() => {
+    foldDeltas(stamping.statements);
+    stamping.write();
+  }).immediate();
+}
+
 /** One stamping view per connection's statements: the writer keeps its batches by the statements object. */
 const stampingViews = new WeakMap<Statements, StampingStatements>();
 function stampingOf(s: Statements): StampingStatements {
@@ -52,6 +63,8 @@ const READ_BUSY_MS = 1000;
 const BUSY_STREAK = 3;
 /** A scrape waits this long for the write lock to fold dead writers, then leaves it for the next scrape. */
 const GC_BUSY_MS = 20;
+/** A scrape waits this long for the write lock to fold the delta log (flushes hold it for a few ms). */
+const FOLD_BUSY_MS = 250;
 /** Writers fold dead processes themselves every this many flushes, so storage stays bounded without an aggregator. */
 const GC_EVERY_FLUSHES = 30;
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -130,6 +143,8 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         stamping.clear();
         db.transaction(() => {
           commit = writer.write(stamping.statements, now, exiting, notices, check);
+          // Nobody folded the delta log for a while (no aggregator runs): this flush does (delta-log.ts).
+          if (foldDue(s, now)) foldDeltas(stamping.statements);
           counted = writer.bound.finish(stamping.statements, notices);
           stamping.write();
         }).immediate();
@@ -208,6 +223,17 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       db.pragma(`busy_timeout = ${GC_BUSY_MS}`);
       try {
         collectGarbage(db, s, now, undefined, liveness);
+      } catch {
+        // retried at the next scrape
+      } finally {
+        db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
+      }
+      // What writers added since the last fold is in the delta log: fold it first (delta-log.ts), so this
+      // scrape shows every committed flush. A fold that cannot get the lock in FOLD_BUSY_MS (or fails) is
+      // left to the next scrape: this one shows the values of the last fold, never fewer than before.
+      db.pragma(`busy_timeout = ${FOLD_BUSY_MS}`);
+      try {
+        if (s.hasDeltas.get() === 1) foldLog(db, s);
       } catch {
         // retried at the next scrape
       } finally {

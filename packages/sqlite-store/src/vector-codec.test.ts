@@ -27,6 +27,9 @@ const asFloat64s = (values: number[]) => {
  * `data` as n little-endian float64s (each row's vector, decoded).
  */
 function toVersion1(db: Database.Database): void {
+  // Version 1 had no delta log: fold it before (a scrape), or its deltas would be lost here.
+  expect(db.prepare('SELECT count(*) FROM deltas').pluck().get()).toBe(0);
+  db.exec('DROP TABLE deltas');
   const rows = db.prepare('SELECT id, vector FROM series').raw().all() as [number, Buffer | null][];
   db.exec(`CREATE TABLE series_v1 (id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, labels TEXT NOT NULL,
     value REAL NOT NULL DEFAULT 0, data BLOB, retired_at REAL, UNIQUE (metric_id, labels));
@@ -37,7 +40,7 @@ function toVersion1(db: Database.Database): void {
 }
 
 /** A store with one histogram (buckets 0.1 and 1) and one summary, flushed once; their stored blobs. */
-function storeWithVectors(dir: string) {
+async function storeWithVectors(dir: string) {
   const registry = new Registry();
   const h = new Histogram({ name: 'codec_seconds', help: 'h', buckets: [0.1, 1], registers: [registry] });
   const s = new Summary({ name: 'codec_bytes', help: 's', registers: [registry] });
@@ -46,6 +49,7 @@ function storeWithVectors(dir: string) {
   const store = openStore({ dir, flushIntervalMs: 60_000, logger: quiet });
   store.attach(registry);
   expect(store.flush()).toBe(true);
+  await store.metrics(); // a scrape folds the flush's deltas into the series rows (delta-log.ts)
   const db = new Database(join(dir, DB_FILE));
   const blob = (metric: string) =>
     db
@@ -114,8 +118,8 @@ describe('the vector blob codec', () => {
 });
 
 describe('the blobs a store writes', () => {
-  it('are the pinned layout: histogram buckets (non-cumulative), sum, count; summary sum, count', () => {
-    const { store, db, blob } = storeWithVectors(tempDir().dir);
+  it('are the pinned layout: histogram buckets (non-cumulative), sum, count; summary sum, count', async () => {
+    const { store, db, blob } = await storeWithVectors(tempDir().dir);
     // 1, 1, then 5.55 as a float64 (written with Buffer's explicit little-endian call), then 3.
     const float = (v: number) => {
       const b = Buffer.alloc(9);
@@ -131,10 +135,11 @@ describe('the blobs a store writes', () => {
 
   it('upgrade a version-1 database in place: its float64 vectors, labels and counters read the same, and older writers can no longer write', async () => {
     const { dir } = tempDir();
-    const { store, registry, db } = storeWithVectors(dir);
+    const { store, registry, db } = await storeWithVectors(dir);
     const c = new Counter({ name: 'codec_total', help: 'c', labelNames: ['k'], registers: [registry] });
     c.inc({ k: 'café 日本' }, 5);
     expect(store.flush()).toBe(true);
+    await store.metrics();
     store.close();
     // The same file as version 1 kept it: a unique index on the label text, n little-endian float64s in
     // `data`, which other processes' flushes made buckets 4 and 2, sum 9.25, count 7; summary 300, 5.
@@ -151,7 +156,7 @@ describe('the blobs a store writes', () => {
 
     const reader = openStore({ dir, logger: quiet });
     let exp = parseExposition(await reader.metrics());
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
     expect(sampleValue(exp, 'codec_seconds_bucket', { le: '0.1' })).toBe(4);
     expect(sampleValue(exp, 'codec_seconds_bucket', { le: '1' })).toBe(6);
     expect(sampleValue(exp, 'codec_seconds_bucket', { le: '+Inf' })).toBe(7);
@@ -198,6 +203,7 @@ describe('the blobs a store writes', () => {
     const store = openStore({ dir, flushIntervalMs: 60_000, logger: quiet });
     store.attach(registry);
     expect(store.flush()).toBe(true);
+    await store.metrics();
     store.close();
     const db = new Database(join(dir, DB_FILE));
     toVersion1(db);
@@ -225,7 +231,7 @@ describe('the blobs a store writes', () => {
 
     const reader = openStore({ dir, logger: quiet });
     const exp = parseExposition(await reader.metrics());
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
     expect(sampleValue(exp, 'up_total', { k: '7' })).toBe(11);
     expect(sampleValue(exp, 'up_total', { k: '1499' })).toBe(1499);
     for (let w = 0; w < 4; w++) expect(sampleValue(exp, 'up_total', { k: `new${w}` })).toBe(1);

@@ -42,22 +42,73 @@ function isWhole(x: number): boolean {
  */
 export function encodeInto(values: ArrayLike<number>, from: number, n: number, out: Uint8Array, at: number): number {
   let c = at;
-  for (let i = from; i < from + n; i++) {
-    const x = values[i] as number;
-    if (isWhole(x)) {
-      let v = x * 2;
-      while (v >= 128) {
-        out[c++] = (v & 127) | 128; // & keeps the low 7 bits of any whole number below 2^53
-        v = (v - (v & 127)) / 128;
-      }
-      out[c++] = v;
-    } else {
-      out[c++] = FLOAT;
-      word.setFloat64(0, x, LITTLE_ENDIAN);
-      for (let b = 0; b < 8; b++) out[c++] = word.getUint8(b);
+  for (let i = from; i < from + n; i++) c = encodeNumber(values[i] as number, out, c);
+  return c;
+}
+
+/** Write the entry of one value into `out` from byte `at` (room for MAX_ENTRY_BYTES); returns the byte after it. */
+export function encodeNumber(x: number, out: Uint8Array, at: number): number {
+  let c = at;
+  if (isWhole(x)) {
+    let v = x * 2;
+    while (v >= 128) {
+      out[c++] = (v & 127) | 128; // & keeps the low 7 bits of any whole number below 2^53
+      v = (v - (v & 127)) / 128;
     }
+    out[c++] = v;
+  } else {
+    out[c++] = FLOAT;
+    word.setFloat64(0, x, LITTLE_ENDIAN);
+    for (let b = 0; b < 8; b++) out[c++] = word.getUint8(b);
   }
   return c;
+}
+
+/**
+ * Entries read one at a time from bytes (the delta log's rows, delta-log.ts). `number()` throws a RangeError
+ * saying where when the entry at `at` is cut short or malformed.
+ */
+export class EntryReader {
+  at = 0;
+
+  constructor(private readonly bytes: Uint8Array) {}
+
+  get done(): boolean {
+    return this.at >= this.bytes.length;
+  }
+
+  number(): number {
+    const bytes = this.bytes;
+    const end = bytes.length;
+    const start = this.at;
+    let c = start;
+    const first = c < end ? (bytes[c++] as number) : -1;
+    if (first >= 0 && (first & 129) === 0) {
+      this.at = c; // one byte: a whole number below 64 (most deltas, slots and lengths)
+      return first / 2;
+    }
+    if (first === FLOAT && c + 8 <= end) {
+      for (let b = 0; b < 8; b++) word.setUint8(b, bytes[c++] as number);
+      this.at = c;
+      return word.getFloat64(0, LITTLE_ENDIAN);
+    }
+    if (first >= 0 && (first & 1) === 0) {
+      let v = first & 127;
+      let scale = 128;
+      let byte = first;
+      for (let more = 1; (byte & 128) !== 0; more++) {
+        if (more === 8 || c >= end) break;
+        byte = bytes[c++] as number;
+        v += (byte & 127) * scale;
+        scale *= 128;
+      }
+      if ((byte & 128) === 0) {
+        this.at = c;
+        return v / 2;
+      }
+    }
+    throw new RangeError(`Invalid entry at byte ${start} of ${end}: cut short or malformed`);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
-import { RowBatch } from './batch.js';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
 import { attach, ChangeLog, isQueued, keyOf, ownerOf } from './change-log.js';
+import { DeltaBuffer, foldDeltas } from './delta-log.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import {
   counterExemplars,
@@ -128,11 +128,10 @@ export class Writer {
   private writerId: number | undefined;
   private readonly scratch = new VectorScratch();
   private tail = new Float64Array(16);
-  /** The batched updaters of each connection's statements, made once and emptied before each metric. */
-  private readonly rowBatches = new WeakMap<
-    Statements,
-    { values: RowBatch; vectors: RowBatch; exemplars: ExemplarBatch }
-  >();
+  /** The exemplar batch of each connection's statements, made once and emptied before each metric. */
+  private readonly exemplarBatches = new WeakMap<Statements, ExemplarBatch>();
+  /** What this flush adds to counters and vectors: one row of the delta log (delta-log.ts). */
+  private readonly deltas = new DeltaBuffer();
   private epoch = 0;
   private readonly names = new Map<string, PromMetric>();
   /** What could not be said at attach() time; logged with the next flush. */
@@ -190,17 +189,13 @@ export class Writer {
     }
   }
 
-  private batches(s: Statements): { values: RowBatch; vectors: RowBatch; exemplars: ExemplarBatch } {
-    let batches = this.rowBatches.get(s);
-    if (!batches) {
-      batches = {
-        values: new RowBatch(s.addValues, s.addValue, s.seriesExists, true),
-        vectors: new RowBatch(s.setVectors, s.setVector, s.seriesExists),
-        exemplars: new ExemplarBatch(s),
-      };
-      this.rowBatches.set(s, batches);
+  private exemplarBatch(s: Statements): ExemplarBatch {
+    let batch = this.exemplarBatches.get(s);
+    if (!batch) {
+      batch = new ExemplarBatch(s);
+      this.exemplarBatches.set(s, batch);
     }
-    return batches;
+    return batch;
   }
 
   /** Forget every database id (after a reconnect, or a rolled-back transaction that may have minted some). */
@@ -475,6 +470,7 @@ export class Writer {
   write(s: Statements, now: number, exiting: boolean, notices: FlushNotice[], check = 0): () => void {
     this.check = check;
     const commits: Array<() => void> = [];
+    this.deltas.clear(); // a flush that threw half-way (rolled back) left its entries here
     // The exit flush compares everything too: a clean exit writes every change, heard or not.
     this.verifying = exiting;
     const reported = this.failedFlushes;
@@ -541,6 +537,7 @@ export class Writer {
     // After the metrics were read: what their first sight found (e.g. a collector that cannot be stored) is
     // reported by this flush, also when it is the process's only one (a short job that flushes at exit).
     if (this.pending.length > 0) notices.push(...this.pending.splice(0));
+    if (this.deltas.count > 0) s.insertDeltas.run(writerId, now, this.deltas.count, this.deltas.body());
     return () => {
       for (const c of commits) c();
     };
@@ -609,6 +606,11 @@ export class Writer {
     if (!viaPublicApi && (this.check === 0 || st.collectedIn !== this.check)) runCollect(metric);
 
     let mid = fresh ? undefined : st.id;
+    // Our series ids are valid while the metric row is ours: series rows are deleted only with their metric
+    // (another process replaced it while this one was taken for dead, or cleared the store). Deltas go to
+    // the log unchecked (delta-log.ts), so this is checked here, once per metric and flush.
+    const lost = mid !== undefined && s.metricSignature.get(mid) !== def.signature;
+    if (lost) mid = undefined;
     if (mid === undefined) {
       const resolved = resolveMetric(s, def, wid, now);
       if (typeof resolved === 'string') {
@@ -618,7 +620,7 @@ export class Writer {
       mid = resolved;
       const state = st;
       const metricId = mid;
-      const changed = st.id !== mid;
+      const changed = lost || st.id !== mid; // a lost row's id may come back for the new row
       commits.push(() => {
         if (changed) for (const ss of state.series.values()) ss.id = undefined;
         state.id = metricId;
@@ -637,14 +639,8 @@ export class Writer {
     const keys = bucketKeys(def);
     const n = isGauge || isCounter ? 0 : vectorLength(def);
     const state = st;
-    let stale = false;
-    const missing = () => {
-      if (!stale) commits.push(staleIds(state));
-      stale = true;
-    };
-    const batch = isGauge ? undefined : this.batches(s)[isCounter ? 'values' : 'vectors'];
-    batch?.clear(commits); // a flush that threw half-way left its rows here; applied rows' steps go to commits
-    const exemplarRows = this.batches(s).exemplars;
+    const deltas = this.deltas;
+    const exemplarRows = this.exemplarBatch(s);
     exemplarRows.clear();
     // Which series were seen matters only for the ones reset()/remove() detached (a store per series otherwise).
     const marking = st.detached.length > 0;
@@ -689,7 +685,10 @@ export class Writer {
         const exemplars = counterExemplars(entry);
         if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
         if (delta === 0) commits.push(written(ss, sid, v, entry));
-        else (batch as RowBatch).add(sid, delta, written(ss, sid, v, entry), missing);
+        else {
+          deltas.addValue(sid, delta);
+          commits.push(written(ss, sid, v, entry));
+        }
       } else {
         const last = ss.last as Float64Array | undefined;
         const carry = ss.carryVector;
@@ -714,16 +713,8 @@ export class Writer {
           commits.push(writtenVector(ss, sid, v, entry));
           return true;
         }
-        // Read, add, write: we hold the write lock (IMMEDIATE), so no other process adds in between.
-        (batch as RowBatch).settle(sid); // an overflow series may be pending already
-        const stored = s.readVector.get(sid) as string | undefined;
-        if (stored === undefined) {
-          missing();
-          return true;
-        }
-        const rows = batch as RowBatch;
-        const sum = this.scratch.added(stored, delta, n, rows.slot);
-        rows.add(sid, sum, writtenVector(ss, sid, v, entry), missing);
+        deltas.addVector(sid, delta, n);
+        commits.push(writtenVector(ss, sid, v, entry));
       }
       return true;
     };
@@ -801,9 +792,7 @@ export class Writer {
         });
       }
     }
-    if (st.detached.length > 0 && !isGauge)
-      this.writeDetached(s, st, admit, fresh, epoch, n, batch as RowBatch, missing, commits);
-    batch?.finish();
+    if (st.detached.length > 0 && !isGauge) this.writeDetached(st, admit, fresh, epoch, n, commits);
     exemplarRows.finish();
     if (isGauge && st.series.size > Object.keys(hashMap).length) {
       // gauge.remove(labels) / reset(): this process no longer reports those series.
@@ -818,14 +807,11 @@ export class Writer {
 
   /** Series reset()/remove() took away and that did not come back: write what they held, then forget them. */
   private writeDetached(
-    s: Statements,
     st: MetricState,
     admit: Admit,
     fresh: boolean,
     epoch: number,
     n: number,
-    rows: RowBatch,
-    missing: () => void,
     commits: Array<() => void>,
   ): void {
     const gone: SeriesState[] = [];
@@ -836,25 +822,17 @@ export class Writer {
       const cv = ss.carryVector;
       if (carry === 0 && !cv) continue;
       const sid = ((fresh ? undefined : ss.id) ?? admit(ss.labels)) as number;
-      // A commit step: the batch hands it to the flush's commits once the row is updated.
-      const done = () => {
+      if (cv) this.deltas.addVector(sid, cv, n);
+      else this.deltas.addValue(sid, carry);
+      commits.push(() => {
         ss.id = sid;
         ss.carry = 0;
         ss.carryVector = undefined;
-      };
-      if (cv) {
-        rows.settle(sid);
-        const stored = s.readVector.get(sid) as string | undefined;
-        if (stored === undefined) {
-          missing();
-          continue;
-        }
-        rows.add(sid, this.scratch.added(stored, cv, n, rows.slot), done, missing);
-      } else rows.add(sid, carry, done, missing);
+      });
     }
     commits.push(() => {
       for (const ss of gone) {
-        if (ss.carry !== 0 || ss.carryVector) continue; // not written (its row was gone): kept for the next flush
+        if (ss.carry !== 0 || ss.carryVector) continue; // not written (beyond the series bound): kept
         if (st.series.get(ss.hash) === ss && ss.entry === undefined) st.series.delete(ss.hash);
       }
       st.detached = st.detached.filter((ss) => ss.carry !== 0 || ss.carryVector !== undefined);
@@ -937,17 +915,6 @@ function writtenVector(state: SeriesState, id: number, value: Float64Array, entr
   };
 }
 
-/**
- * Our cached ids point at rows that are gone (the metric was replaced by another process): resolve the
- * metric and its series again at the next flush. The unwritten delta stays pending, so nothing is lost.
- */
-function staleIds(st: MetricState): () => void {
-  return () => {
-    st.id = undefined;
-    for (const ss of st.series.values()) ss.id = undefined;
-  };
-}
-
 function runCollect(metric: PromMetric): void {
   if (typeof metric.collect !== 'function') return;
   try {
@@ -978,6 +945,8 @@ function resolveMetric(s: Statements, def: MetricDef, wid: number, now: number):
       s.recordConflict.run(def.name, wid, detail, now);
       return `definition conflicts with the one stored by another live process (${detail}); this process's values for it are not stored`;
     }
+    // The log may hold deltas for its series: applied before the rows go, so no id in it outlives its row.
+    foldDeltas(s);
     s.dropMetricExemplars.run(row.id);
     s.dropMetricGauges.run(row.id);
     s.dropMetricSeries.run(row.id);
