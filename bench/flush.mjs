@@ -3,13 +3,16 @@
  * Each repetition first changes some series (untimed), then times one store.flush() with
  * process.cpuUsage() (SQLite runs on the calling thread, so this is the whole cost). The share of one core
  * is the mean CPU ms per flush / interval ms: a mean, not a median, so the flushes that also checkpoint
- * the WAL, fold dead writers (every 30th) or fold the delta log are paid for in the figure. The median is printed beside it. Scenarios per interval:
+ * the WAL or fold dead writers (every 30th) are paid for in the figure. The median is printed beside it.
+ * As deployed, an aggregator process runs beside the worker (flush-reader.mjs): it folds the store's delta
+ * log, at its own cost (http-scrape.mjs measures it); BENCH_FLUSH_AGGREGATOR=0 measures a worker alone.
+ * Scenarios per interval:
  *   all  - every series changed (worst case: every label set sees traffic every second)
  *   10%  - a tenth of the series changed (typical)
  *   none - nothing changed (an idle worker still flushes: heartbeat and change detection)
  * The first flush of a process (it creates every series row) is reported apart.
  */
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +28,7 @@ const CHILD = process.env.BENCH_FLUSH_CHILD; // "<build>:<S>:<scenario>", set fo
 const build = CHILD?.split(':')[0] ?? 'current';
 const { openStore } = await loadStore(build === 'base' ? process.env.BENCH_BASE_STORE : undefined);
 const INTERVAL_MS = 1000; // the documented default (PROMETHEUS_METRICS_FLUSH_INTERVAL_MS unset)
+const AGGREGATOR = process.env.BENCH_FLUSH_AGGREGATOR !== '0';
 const SCENARIOS = [
   { name: 'all', share: 1 },
   { name: '10%', share: 0.1 },
@@ -43,26 +47,45 @@ Date.now = () => virtualNow;
 
 if (CHILD) {
   const [, S, name] = CHILD.split(':');
-  runCase(
+  await runCase(
     Number(S),
     SCENARIOS.find((c) => c.name === name),
     build,
   );
 } else {
   for (const [series, scenario] of CASES) {
-    if (!process.env.BENCH_BASE_STORE) runCase(series, scenario, 'current');
+    if (!process.env.BENCH_BASE_STORE) await runCase(series, scenario, 'current');
     else for (const b of ['current', 'base']) inChild(`${b}:${series}:${scenario.name}`);
   }
 }
 Date.now = realNow;
 
-function runCase(series, scenario, build) {
+async function runCase(series, scenario, build) {
   const dir = mkdtempSync(join(tmpdir(), 'kci-bench-flush-'));
   try {
-    runScenario(dir, series, scenario, build);
+    await runScenario(dir, series, scenario, build);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The deployment's aggregator (flush-reader.mjs), running `build`'s store on `dir`, once it scraped. */
+async function startAggregator(dir, build) {
+  const reader = fork(fileURLToPath(new URL('flush-reader.mjs', import.meta.url)), [], {
+    env: { ...process.env, BENCH_DIR: dir, BENCH_READER_STORE: build === 'base' ? process.env.BENCH_BASE_STORE : '' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise((ready, fail) => {
+    reader.once('message', ready);
+    reader.once('exit', (code) => fail(new Error(`the benchmark's aggregator exited (${code})`)));
+  });
+  return {
+    stop: () => {
+      const gone = new Promise((done) => reader.once('exit', done));
+      reader.send('end');
+      return gone;
+    },
+  };
 }
 
 /** Run one case in a fresh process; its JSON line comes out on our stdout. */
@@ -74,10 +97,10 @@ function inChild(spec) {
   if (r.status !== 0) throw new Error(`flush case ${spec} failed (exit ${r.status ?? r.signal})`);
 }
 
-function runScenario(dir, series, scenario, build) {
-  // 330 intervals: past the first time a writer folds the delta log itself (nobody scraped for 300 s, or
-  // a million entries logged; its cost is in the mean), and five rounds of the store's rolling look at every
-  // series (each within 60 s).
+async function runScenario(dir, series, scenario, build) {
+  // 330 intervals: five rounds of the store's rolling look at every series (each within 60 s), and, for a
+  // worker alone, past the point where its delta log is full (LOG_BOUND; at S=10000 with 10% changed after
+  // 100 flushes) and it writes the rows itself.
   const reps = QUICK ? 30 : 330;
   const registry = new promClient.Registry();
   const metrics = defineMetrics(promClient, registry);
@@ -86,8 +109,11 @@ function runScenario(dir, series, scenario, build) {
   const logger = countingLogger();
   const store = openStore({ dir, flushIntervalMs: INTERVAL_MS, logger });
   store.attach(registry);
-  // Everything below is synchronous: the store's own timer cannot fire in between and disturb a reading.
   const first = timedFlush(store);
+  // The aggregator of a deployment folds the delta log the flushes write (it scrapes, and folds at its
+  // interval); BENCH_FLUSH_AGGREGATOR=0: a worker alone, whose log fills up and who then writes the rows.
+  const aggregator = AGGREGATOR ? await startAggregator(dir, build) : undefined;
+  // Everything below is synchronous: the store's own timer cannot fire in between and disturb a reading.
   let cursor = 0;
   const changed = Math.round(series * scenario.share);
   const cpu = [];
@@ -116,6 +142,7 @@ function runScenario(dir, series, scenario, build) {
     S: series,
     changed: scenario.name,
     changedSeries: changed,
+    aggregator: AGGREGATOR,
     cpuMsPerFlush: round(cpuMs, 3),
     cpuMsMedian: round(median(cpu), 3),
     cpuMsMax: round(Math.max(...cpu)),
@@ -130,6 +157,7 @@ function runScenario(dir, series, scenario, build) {
     fileVsRaw: round(file / rawBytes, 2),
   });
   store.close();
+  await aggregator?.stop();
   if (logger.warnings > 0) throw new Error(`the store reported trouble during the flush benchmark: ${logger.last}`);
 }
 

@@ -10,7 +10,8 @@
  * Scenarios, per format: `none` (nothing changed since the last scrape), `10%` and `all` (before each
  * timed scrape, untimed, every writer records one request on that share of its series and flushes).
  * Reported: the median wall time of a scrape (request sent to last byte received), the aggregator's CPU per
- * scrape (utime + stime from /proc, the cost on the monitored host), the gzip body size, and each
+ * scrape (utime + stime from /proc, the cost on the monitored host, from the request until the aggregator is
+ * idle again: the fold of the store's delta log that follows an answer is counted), the gzip body size, and each
  * aggregator's RSS after the run. Each format starts with WARMUP untimed scrapes of each side (the state of
  * an aggregator that Prometheus scrapes all along). BENCH_WORKERS (default 8), BENCH_SERIES (default 1000,10000).
  */
@@ -82,6 +83,18 @@ async function startAggregator(root, dir) {
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024,
     stop: () => new Promise((done) => child.once('exit', done) && child.kill('SIGTERM')),
   };
+}
+
+/** The aggregator's CPU once it stopped using any for 50 ms (at most 5 s after the call). */
+async function idleCpuMs(side) {
+  let last = side.cpuMs();
+  for (const end = Date.now() + 5000; Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = side.cpuMs();
+    if (now === last) break;
+    last = now;
+  }
+  return last;
 }
 
 function scrape(url, format) {
@@ -163,7 +176,9 @@ for (const series of SERIES) {
             for (const side of order) {
               const before = sides[side].cpuMs();
               const r = await scrape(sides[side].url, format);
-              const cpuMs = sides[side].cpuMs() - before;
+              // Until the aggregator is idle again: what it does after answering (this build folds the
+              // store's delta log then) is the scrape's cost too.
+              const cpuMs = (await idleCpuMs(sides[side])) - before;
               if (round === 0) {
                 // Not timed: both must serve everything, compressed (a fast but incomplete answer is no result).
                 const text = gunzipSync(r.body).toString('utf8');

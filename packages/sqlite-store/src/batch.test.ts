@@ -10,6 +10,7 @@ import { prepareStatements } from './statements.js';
 import { DB_FILE } from './store.js';
 import { removeTempDirs, tempDir } from './test-support/children.js';
 import { parseExposition, sampleValue } from './test-support/exposition.js';
+import { foldNow } from './test-support/fold.js';
 
 afterAll(removeTempDirs);
 
@@ -43,6 +44,7 @@ describe('a metric deleted under a live writer', () => {
     for (let k = 0; k < K; k++) requests.inc({ k }, 2);
     expect(store.flush()).toBe(true);
     expect(sampleValue(parseExposition(await reader.metrics()), 'gone_total', { k: '0' })).toBe(7);
+    foldNow(dir);
     const db = new Database(join(dir, DB_FILE));
     db.transaction(() => {
       db.exec('DELETE FROM series');

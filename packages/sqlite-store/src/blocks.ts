@@ -13,6 +13,7 @@
  *   gauges when the gauges' stamp moved or another set of writers is alive (live modes); every block of a
  *   per-process gauge when one of them is (its process label depends on all its series).
  */
+import { Overlay } from './delta-log.js';
 import { type ExemplarRow, exemplarsBySeries } from './exemplars.js';
 import type { WriterView } from './gc.js';
 import { type GaugeRow, processLabel } from './merge.js';
@@ -65,6 +66,8 @@ export interface BlockRead {
   blocks: Set<number> | undefined;
   /** By block, then metric id: the UTF-8 text of its samples (a block read without rows is absent). */
   rendered: Map<number, Map<number, Buffer>>;
+  /** The last row of the delta log it showed, if it held any (fold up to it: `adoptFold`). */
+  logUpTo: number | undefined;
 }
 
 /**
@@ -100,6 +103,10 @@ export class BlockRenderer {
     const byId = new Map(metrics.map((m) => [m.id, m]));
     const full = format !== this.format || generation !== this.generation || (stamps.get(ALL_BLOCKS) ?? 0) !== this.all;
     const dirty = full ? undefined : this.dirtyBlocks(stamps, byId, live);
+    // What writers logged and nobody folded yet is added to the rows it is for (delta-log.ts), so a scrape
+    // shows every committed flush without the write lock; their blocks are rendered again.
+    const overlay = Overlay.read(s);
+    if (overlay && dirty) for (const id of overlay.ids()) dirty.add(id >> BLOCK_BITS);
     // A per-process gauge's label for the process depends on every series of the metric: all its blocks are
     // rendered again when one is, and its label is decided only then.
     const pidLabels = new Map<number, string>();
@@ -120,6 +127,13 @@ export class BlockRenderer {
     const renderRange = (lo: number, hi: number) => {
       const series = s.readSeriesRange.all(lo, hi) as SeriesRow[];
       if (series.length === 0) return;
+      if (overlay) {
+        for (const r of series) {
+          r[3] += overlay.value(r[1]);
+          const vector = overlay.vector(r[1], r[4] as string);
+          if (vector) r[4] = vector;
+        }
+      }
       const ctx = {
         openMetrics,
         gaugeValues: gaugeValuesOf(s.readGaugesRange.all(lo, hi) as GaugeRow[]),
@@ -164,7 +178,21 @@ export class BlockRenderer {
           renderRange(b * BLOCK_SIZE, Math.min(b + READ_BLOCKS, end) * BLOCK_SIZE);
       }
     }
-    return { format, generation, metrics, stamps, live, blocks: dirty, rendered };
+    return { format, generation, metrics, stamps, live, blocks: dirty, rendered, logUpTo: overlay?.last };
+  }
+
+  /**
+   * A fold of the delta log up to the rows a kept rendering showed moved the stamps of the blocks it changed
+   * (`before`: block to stamp before the fold) by one: a kept block whose stamp was `before` shows the folded
+   * values already, and keeps its rendering. Any other change of the block moved its stamp too (it is then
+   * rendered again).
+   */
+  adoptFold(generation: number, before: Map<number, number>): void {
+    if (generation !== this.generation) return;
+    for (const [block, stamp] of before) {
+      const kept = this.blocks.get(block);
+      if (kept !== undefined && kept.stamp === stamp) kept.stamp = stamp + 1;
+    }
   }
 
   /** The kept blocks to render again: stamp moved, a definition changed, or gauges whose merge moved. */

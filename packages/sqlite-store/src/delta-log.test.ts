@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeltaBuffer, FOLD_AFTER_MS, foldDeltas } from './delta-log.js';
+import { DeltaBuffer, foldDeltas, LOG_BOUND } from './delta-log.js';
 import { openStore } from './index.js';
 import { labelKey } from './labels.js';
 import { openDatabase } from './schema.js';
@@ -16,6 +16,14 @@ import { decodeVector } from './vector-codec.js';
 afterAll(removeTempDirs);
 
 const quiet = { warn() {} };
+
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 /** Equal but for float rounding: the fold adds the sum of the deltas, not each delta in turn. */
 function near(got: number, want: number): void {
@@ -43,57 +51,111 @@ function worker(dir: string, labelSets = 300) {
 }
 
 describe('the delta log', () => {
-  it('takes one row per flush whatever the number of series; a scrape folds it into the series rows, exactly', async () => {
+  it('takes one row per flush whatever the number of series; a scrape shows it at once and folds it after answering', async () => {
     const { dir } = tempDir();
     const w = worker(dir);
+    expect(w.store.flush()).toBe(true); // the first flush adds to the rows it makes: no log
+    for (let k = 0; k < 300; k++) w.record(k, 2);
     expect(w.store.flush()).toBe(true);
     for (let k = 0; k < 300; k++) w.record(k, 2);
     expect(w.store.flush()).toBe(true);
     const db = new Database(join(dir, DB_FILE));
     const log = () => db.prepare('SELECT entries FROM deltas ORDER BY id').pluck().all();
     const total = () => db.prepare("SELECT total(value) FROM series WHERE labels LIKE 'k=%'").pluck().get();
-    // Two flushes, 600 series each (300 counters, 300 histograms): two rows; no series row added to yet.
+    // Two flushes of 600 series each (300 counters, 300 histograms): two rows; the series rows as the first left them.
     expect(log()).toEqual([600, 600]);
-    expect(total()).toBe(0);
+    expect(total()).toBe(300);
 
-    const exp = parseExposition(await w.store.metrics());
-    expect(log()).toEqual([]);
-    expect(total()).toBe(900);
+    const reader = openStore({ dir, logger: quiet });
+    const first = await reader.scrape();
+    const exp = parseExposition(first.body);
     for (const k of ['0', '299']) {
-      expect(sampleValue(exp, 'log_total', { k })).toBe(3);
-      expect(sampleValue(exp, 'log_seconds_bucket', { k, le: '1' })).toBe(2);
-      expect(sampleValue(exp, 'log_seconds_count', { k })).toBe(2);
-      expect(sampleValue(exp, 'log_seconds_sum', { k })).toBe(1);
+      expect(sampleValue(exp, 'log_total', { k })).toBe(5);
+      expect(sampleValue(exp, 'log_seconds_bucket', { k, le: '1' })).toBe(3);
+      expect(sampleValue(exp, 'log_seconds_count', { k })).toBe(3);
+      expect(sampleValue(exp, 'log_seconds_sum', { k })).toBe(1.5);
     }
+    // Once the scrape is answered, its store folds what it showed; the next scrape renders nothing again.
+    await until(() => log().length === 0);
+    expect(total()).toBe(1500);
+    const second = await reader.scrape();
+    expect(second.body).toBe(first.body);
+    expect(second.parts.version).toBe(first.parts.version);
     db.close();
+    reader.close();
     w.store.close();
   });
 
-  it('is folded by a writer once its oldest row is old enough, with nobody scraping', () => {
+  it('is folded by a store that scraped once, at its flush interval, scraped again or not', async () => {
     const { dir } = tempDir();
     const w = worker(dir, 10);
     expect(w.store.flush()).toBe(true);
+    const reader = openStore({ dir, flushIntervalMs: 20, logger: quiet });
+    await reader.metrics();
     const db = new Database(join(dir, DB_FILE));
     const rows = () => db.prepare('SELECT count(*) FROM deltas').pluck().get();
     w.record(0);
     expect(w.store.flush()).toBe(true);
-    expect(rows()).toBe(2); // young: left for a reader
-    db.prepare('UPDATE deltas SET at = at - ? WHERE id = (SELECT min(id) FROM deltas)').run(FOLD_AFTER_MS);
-    w.record(0);
-    expect(w.store.flush()).toBe(true); // appends its own row, then folds all three
-    expect(rows()).toBe(0);
+    expect(rows()).toBe(1);
+    await until(() => rows() === 0);
     const value = db
       .prepare(
         `SELECT value FROM series s JOIN metrics m ON m.id = s.metric_id WHERE m.name = 'log_total' AND labels = 'k="0"'`,
       )
       .pluck()
       .get();
-    expect(value).toBe(3);
+    expect(value).toBe(2);
+    db.close();
+    reader.close();
+    w.store.close();
+  });
+
+  it('when full (nobody folds it: no aggregator), flushes add to the series rows themselves', async () => {
+    const { dir } = tempDir();
+    const w = worker(dir, 10);
+    expect(w.store.flush()).toBe(true);
+    const db = new Database(join(dir, DB_FILE));
+    // A row that counts as the whole bound (and adds nothing).
+    db.prepare("INSERT INTO deltas (writer_id, at, entries, body) VALUES (0, 0, ?, x'')").run(LOG_BOUND);
+    w.record(0, 4);
+    expect(w.store.flush()).toBe(true);
+    expect(db.prepare('SELECT count(*) FROM deltas').pluck().get()).toBe(1);
+    const value = db
+      .prepare(
+        `SELECT value FROM series s JOIN metrics m ON m.id = s.metric_id WHERE m.name = 'log_total' AND labels = 'k="0"'`,
+      )
+      .pluck()
+      .get();
+    expect(value).toBe(5);
+    const exp = parseExposition(await w.store.metrics());
+    expect(sampleValue(exp, 'log_total', { k: '0' })).toBe(5);
+    expect(sampleValue(exp, 'log_seconds_count', { k: '0' })).toBe(2);
     db.close();
     w.store.close();
   });
 
-  it('drops a damaged row, counting it, and folds the others', async () => {
+  it('shows what a later flush logged on top of a fold in progress: a scrape between them counts everything once', async () => {
+    const { dir } = tempDir();
+    const w = worker(dir, 50);
+    expect(w.store.flush()).toBe(true);
+    const reader = openStore({ dir, logger: quiet });
+    let expected = 50;
+    for (let round = 0; round < 5; round++) {
+      for (let k = 0; k < 50; k++) w.record(k, round + 1);
+      expected += 50 * (round + 1);
+      expect(w.store.flush()).toBe(true);
+      // Scraped twice in a row, before and (maybe) after the first one's fold ran.
+      for (const text of [await reader.metrics(), await reader.metrics()]) {
+        const exp = parseExposition(text);
+        const sum = exp.samples.filter((s) => s.name === 'log_total').reduce((n, s) => n + s.value, 0);
+        expect(sum).toBe(expected);
+      }
+    }
+    reader.close();
+    w.store.close();
+  });
+
+  it('skips a damaged row when shown and drops it when folded, counting it; the others count', async () => {
     const { dir } = tempDir();
     const w = worker(dir, 5);
     expect(w.store.flush()).toBe(true);
@@ -111,8 +173,9 @@ describe('the delta log', () => {
     const exp = parseExposition(await w.store.metrics());
     expect(sampleValue(exp, 'log_total', { k: '4' })).toBe(11);
     expect(sampleValue(exp, 'log_total', { k: '0' })).toBe(1);
+    // The scrape showed the good row without folding; its store folds after answering.
+    await until(() => db.prepare('SELECT count(*) FROM deltas').pluck().get() === 0);
     expect(db.prepare("SELECT value FROM meta WHERE key = 'unreadable_deltas'").pluck().get()).toBe(2);
-    expect(db.prepare('SELECT count(*) FROM deltas').pluck().get()).toBe(0);
     db.close();
     w.store.close();
   });

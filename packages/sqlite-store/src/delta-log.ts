@@ -6,8 +6,10 @@
  * Why: SQLite spends about 0.8 µs on each row it updates, however the updates are batched, and a flush that
  * added its deltas row by row paid that (and a read of the stored vector) for every changed series, in the
  * application's own event loop. A row of the log costs one insert, whatever the number of series in it; the
- * fold sums every log row before it touches `series`, so a series that W processes changed over many
- * flushes is updated once per fold instead of once per process and flush.
+ * fold sums every log row before it touches `series`, so a series that W processes changed is updated once
+ * per fold instead of once per process. A scrape adds what the log holds to the rows it renders (Overlay)
+ * and needs no write lock; the folding is done by the process that scrapes, after answering and at every
+ * flush interval (store.ts).
  *
  * A row's `body` is a sequence of entries, each a run of vector-codec.ts numbers:
  *
@@ -16,21 +18,24 @@
  *   slot and delta, for the slots whose delta is not zero (an observation changes one bucket, `_sum` and
  *   `_count`).
  *
+ * A flush writes to the log only while it is below LOG_BOUND, and a row it resolves (makes, mostly) gets
+ * its first values straight away: it writes that row anyway.
+ *
  * Ids stay valid between a flush and its fold: series rows are deleted only with their metric, and the
  * statements that delete them (a metric replaced, the store cleared) fold the log first or clear it.
  */
 import { RowBatch } from './batch.js';
 import type { Statements } from './statements.js';
-import { EntryReader, encodeNumber, MAX_ENTRY_BYTES } from './vector-codec.js';
+import { EntryReader, encodeNumber, hexVectorInto, MAX_ENTRY_BYTES } from './vector-codec.js';
 import { VectorScratch } from './vectors.js';
 
 /**
- * A writer folds the log itself when its oldest row is this old: nobody scraped (no aggregator runs), and
- * the log is only housekeeping then, its size bounded by FOLD_ENTRIES (a reader folds what it finds).
+ * A flush writes to the log only while it holds fewer entries than this (about 2-3 MB); beyond, it adds to
+ * the series rows itself, as it did before the log. Whoever scrapes the store folds the log (at every flush
+ * interval, and after each scrape), so with an aggregator running it stays far below; without one, it fills
+ * up to here once and stays so (a scrape shows it, whenever one comes): the file grows by this much at most.
  */
-export const FOLD_AFTER_MS = 300_000;
-/** ...or when it holds this many entries (a bound on its size, about 10-20 MB, whatever the time). */
-export const FOLD_ENTRIES = 1_000_000;
+export const LOG_BOUND = 200_000;
 
 /** One flush's entries, encoded into one growing buffer (kept across flushes: no allocation per flush). */
 export class DeltaBuffer {
@@ -81,13 +86,18 @@ export class DeltaBuffer {
 }
 
 /**
- * The sums of every log row read by one fold, by series id (arrays indexed by id: ids are dense, and a
- * Map's lookups were most of a fold's cost), with the ids in the order first seen.
+ * The sums of the log rows read by one fold or scrape, by series id: arrays indexed by id (ids are dense,
+ * and a Map's lookups were most of a fold's cost), vectors in one slab (no array per series), with the ids
+ * in the order first seen.
  */
 class Sums {
-  values: Float64Array = new Float64Array(1024);
-  hasValue: Uint8Array = new Uint8Array(1024);
-  vectors: Array<Float64Array | undefined> = [];
+  values = new Float64Array(1024);
+  hasValue = new Uint8Array(1024);
+  /** Where series id's vector starts in `slab`, plus one (0: none), and its length. */
+  private at = new Int32Array(1024);
+  private length = new Int32Array(1024);
+  private slab = new Float64Array(4096);
+  private used = 0;
   readonly valueIds: number[] = [];
   readonly vectorIds: number[] = [];
 
@@ -100,14 +110,29 @@ class Sums {
     } else this.values[id] = (this.values[id] as number) + d;
   }
 
-  vector(id: number, n: number): Float64Array {
-    let acc = this.vectors[id];
-    if (acc === undefined || acc.length !== n) {
-      if (acc === undefined) this.vectorIds.push(id);
-      acc = new Float64Array(n);
-      this.vectors[id] = acc;
+  /** Add `d` to slot `slot` of series `id`'s vector of `n` (a vector of another length is started over). */
+  addSlot(id: number, n: number, slot: number, d: number): void {
+    if (id >= this.values.length) this.grow(id);
+    let at = (this.at[id] as number) - 1;
+    if (at < 0 || this.length[id] !== n) {
+      if (at < 0) this.vectorIds.push(id);
+      if (this.used + n > this.slab.length) {
+        const slab = new Float64Array(Math.max(this.slab.length * 2, this.used + n));
+        slab.set(this.slab.subarray(0, this.used));
+        this.slab = slab;
+      }
+      at = this.used;
+      this.used += n;
+      this.at[id] = at + 1;
+      this.length[id] = n;
     }
-    return acc;
+    this.slab[at + slot] = (this.slab[at + slot] as number) + d;
+  }
+
+  /** Series `id`'s vector (a view, valid until the next add), or undefined. */
+  vector(id: number): Float64Array | undefined {
+    const at = id < this.at.length ? (this.at[id] as number) - 1 : -1;
+    return at < 0 ? undefined : this.slab.subarray(at, at + (this.length[id] as number));
   }
 
   private grow(id: number): void {
@@ -116,47 +141,69 @@ class Sums {
     values.set(this.values);
     const has = new Uint8Array(size);
     has.set(this.hasValue);
+    const at = new Int32Array(size);
+    at.set(this.at);
+    const length = new Int32Array(size);
+    length.set(this.length);
     this.values = values;
     this.hasValue = has;
+    this.at = at;
+    this.length = length;
   }
+}
+
+/** One log row decoded: per entry (id, n, slot, delta), n = 0 for a value; reused by every row. */
+let decoded = new Float64Array(4096);
+
+/** Room in `decoded` for `k` more numbers after the first `used`. */
+function room(used: number, k: number): Float64Array {
+  if (used + k > decoded.length) {
+    const grown = new Float64Array(Math.max(decoded.length * 2, used + k));
+    grown.set(decoded.subarray(0, used));
+    decoded = grown;
+  }
+  return decoded;
 }
 
 /**
  * Add the entries of one log row to `sums`. Throws a RangeError on a malformed row, having added nothing
- * of it: a first pass checks the entries, a second adds them (no allocation but a series' first vector).
+ * of it: the row is decoded whole first, then added.
  */
 function readBody(body: Uint8Array, sums: Sums): void {
   const r = new EntryReader(body);
-  while (!r.done) {
-    const head = r.number();
-    if (head % 2 === 0) {
-      r.number();
-      continue;
-    }
-    const n = r.number();
-    const k = r.number();
-    if (n < 1 || n > MAX_VECTOR || k > n) throw new RangeError(`Invalid vector entry: n=${n}, k=${k}`);
-    for (let j = 0; j < k; j++) {
-      if (r.number() >= n) throw new RangeError(`Invalid slot in a vector of ${n}`);
-      r.number();
-    }
-  }
-  r.at = 0;
+  let c = 0;
   while (!r.done) {
     const head = r.number();
     const odd = head % 2;
     const id = (head - odd) / 2;
     if (odd === 0) {
-      sums.addValue(id, r.number());
+      const d = room(c, 4);
+      d[c] = id;
+      d[c + 1] = 0;
+      d[c + 2] = 0;
+      d[c + 3] = r.number();
+      c += 4;
       continue;
     }
     const n = r.number();
     const k = r.number();
-    const acc = sums.vector(id, n);
+    if (n < 1 || n > MAX_VECTOR || k > n) throw new RangeError(`Invalid vector entry: n=${n}, k=${k}`);
+    const d = room(c, 4 * k);
     for (let j = 0; j < k; j++) {
       const slot = r.number();
-      acc[slot] = (acc[slot] as number) + r.number();
+      if (slot >= n) throw new RangeError(`Invalid slot in a vector of ${n}`);
+      d[c] = id;
+      d[c + 1] = n;
+      d[c + 2] = slot;
+      d[c + 3] = r.number();
+      c += 4;
     }
+  }
+  const d = decoded;
+  for (let i = 0; i < c; i += 4) {
+    const n = d[i + 1] as number;
+    if (n === 0) sums.addValue(d[i] as number, d[i + 3] as number);
+    else sums.addSlot(d[i] as number, n, d[i + 2] as number, d[i + 3] as number);
   }
 }
 
@@ -167,16 +214,80 @@ const scratchOf = new WeakMap<Statements, { scratch: VectorScratch; values: RowB
 
 const ignore = () => {};
 
+/** What the log holds (up to row `upTo`), summed, and its last row's id. */
+function readLog(
+  s: Statements,
+  upTo = Number.MAX_SAFE_INTEGER,
+): { sums: Sums; last: number; unreadable: number } | undefined {
+  let sums: Sums | undefined;
+  let last = 0;
+  let unreadable = 0;
+  for (const [id, body] of s.readDeltas.iterate(upTo) as IterableIterator<[number, Uint8Array]>) {
+    sums ??= new Sums();
+    try {
+      readBody(body, sums);
+    } catch {
+      unreadable++;
+    }
+    last = id;
+  }
+  return sums && { sums, last, unreadable };
+}
+
+/** A stored vector, decoded for Overlay.vector. */
+let scratch = new Float64Array(16);
+
 /**
- * Fold every row of the log into `series` and delete them. Call inside an IMMEDIATE transaction, with the
+ * The log as a scrape reads it, inside its read transaction, without folding it (no write lock, no wait): the
+ * sums by series id, to add to the rows it renders. `last` is the id of the last row read; folding the rows up
+ * to it (`foldDeltas(s, upTo)`) writes exactly what the scrape showed.
+ */
+export class Overlay {
+  private constructor(
+    private readonly sums: Sums,
+    readonly last: number,
+  ) {}
+
+  static read(s: Statements): Overlay | undefined {
+    const log = readLog(s);
+    return log && new Overlay(log.sums, log.last);
+  }
+
+  /** The ids of the series it changes. */
+  ids(): number[] {
+    return this.sums.valueIds.concat(this.sums.vectorIds);
+  }
+
+  /** What it adds to the value of series `id` (0 for none). */
+  value(id: number): number {
+    return this.sums.hasValue[id] === 1 ? (this.sums.values[id] as number) : 0;
+  }
+
+  /**
+   * The vector of series `id` with what it adds to it: `stored` (the row's hex(vector)) plus its sums, as
+   * a fold would write it; undefined when it adds nothing to that series.
+   */
+  vector(id: number, stored: string): Float64Array | undefined {
+    const d = this.sums.vector(id);
+    if (d === undefined) return undefined;
+    const n = d.length;
+    if (scratch.length < n) scratch = new Float64Array(n);
+    // Added in place: a scrape asks once per series.
+    if (hexVectorInto(stored, n, scratch)) for (let i = 0; i < n; i++) d[i] = (d[i] as number) + (scratch[i] as number);
+    return d;
+  }
+}
+
+/**
+ * Fold the rows of the log up to id `upTo` (all by default) into `series` and delete them. Call inside an IMMEDIATE transaction, with the
  * statements a flush stamps through (stamps.ts), so that a scrape re-renders the blocks it changed. A delta
  * for a series row that is gone is dropped (its metric was deleted, and its values with it). A row that
  * cannot be decoded (a damaged file) is dropped and counted in meta `unreadable_deltas`. Returns the
- * number of series it added to.
+ * number of series it added to and the id of the last row it folded (0: none).
  */
-export function foldDeltas(s: Statements): number {
-  const rows = s.readDeltas.all() as [number, Uint8Array][];
-  if (rows.length === 0) return 0;
+export function foldDeltas(s: Statements, upTo = Number.MAX_SAFE_INTEGER): { series: number; last: number } {
+  const log = readLog(s, upTo);
+  if (log === undefined) return { series: 0, last: 0 };
   let parts = scratchOf.get(s);
   if (!parts) {
     parts = {
@@ -186,34 +297,25 @@ export function foldDeltas(s: Statements): number {
     };
     scratchOf.set(s, parts);
   }
-  const sums = new Sums();
-  let unreadable = 0;
-  for (const [, body] of rows) {
-    try {
-      readBody(body, sums);
-    } catch {
-      unreadable++;
-    }
-  }
+  const { sums, last, unreadable } = log;
   const { scratch, values, vectors } = parts;
   values.clear();
   vectors.clear();
   for (const id of sums.valueIds) values.add(id, sums.values[id] as number, ignore, ignore);
   values.finish();
   for (const id of sums.vectorIds) {
-    const d = sums.vectors[id] as Float64Array;
+    const d = sums.vector(id) as Float64Array;
     const stored = s.readVector.get(id) as string | null | undefined;
     if (stored === undefined) continue; // the row is gone
     vectors.add(id, scratch.added(stored, d, d.length, vectors.slot), ignore, ignore);
   }
   vectors.finish();
-  s.deleteDeltas.run((rows[rows.length - 1] as [number, Uint8Array])[0]);
+  s.deleteDeltas.run(last);
   if (unreadable > 0) s.addMeta.run({ key: 'unreadable_deltas', n: unreadable });
-  return sums.valueIds.length + sums.vectorIds.length;
+  return { series: sums.valueIds.length + sums.vectorIds.length, last };
 }
 
-/** Whether a writer should fold the log now (its oldest row `oldest`, `entries` in all; see FOLD_AFTER_MS). */
-export function foldDue(s: Statements, now: number): boolean {
-  const [oldest, entries] = s.deltaLog.get() as [number | null, number];
-  return oldest !== null && (now - oldest >= FOLD_AFTER_MS || entries >= FOLD_ENTRIES);
+/** Whether a flush may write to the log (it holds fewer than LOG_BOUND entries). */
+export function logOpen(s: Statements): boolean {
+  return (s.logEntries.get() as number) < LOG_BOUND;
 }

@@ -8,9 +8,18 @@ export type MetricRow = [number, string, MetricType, string, string, string | nu
 
 /**
  * A series row as a scrape reads it (`readSeriesRange`: metric_id, id, labels, value, hex(data), retired_at); the
- * vector as hex text, '' when the row has none (vector-codec.ts, hexVectorInto).
+ * vector as hex text, '' when the row has none (vector-codec.ts, hexVectorInto), or its values when the
+ * delta log added to it (delta-log.ts Overlay).
  */
-export type SeriesRow = [number, number, string, number, string, number | null];
+export type SeriesRow = [number, number, string, number, string | Float64Array, number | null];
+
+/** The `n` values of a row's vector into `out`; false when it has none of that length. */
+function vectorInto(vector: string | Float64Array, n: number, out: Float64Array): boolean {
+  if (typeof vector === 'string') return hexVectorInto(vector, n, out);
+  if (vector.length !== n) return false;
+  out.set(vector);
+  return true;
+}
 
 /** The vector of the row being rendered (grown to the longest). */
 let values = new Float64Array(16);
@@ -122,7 +131,7 @@ function renderHistogram(
   if (values.length < n + 2) values = new Float64Array(n + 2);
   const v = values;
   for (const r of rows) {
-    if (!hexVectorInto(r[4], n + 2, v)) continue;
+    if (!vectorInto(r[4], n + 2, v)) continue;
     const labels = r[2];
     const prefix = labels ? `${name}_bucket{${labels},` : `${name}_bucket{`;
     const ex = exemplars.get(r[1]);
@@ -143,7 +152,7 @@ function renderHistogram(
 function renderSummary(out: string[], name: string, rows: SeriesRow[], openMetrics: boolean): void {
   const v = values;
   for (const r of rows) {
-    if (!hexVectorInto(r[4], 2, v)) continue;
+    if (!vectorInto(r[4], 2, v)) continue;
     const sum = v[0] as number;
     // A summary may carry _count alone; OpenMetrics rejects a negative or NaN _sum (a counter).
     if (!openMetrics || counterLike(sum)) out.push(`${name}_sum${braces(r[2])} ${formatNumber(sum)}\n`);

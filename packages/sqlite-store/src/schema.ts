@@ -50,7 +50,7 @@ const SERIES_INDEX = 'CREATE INDEX IF NOT EXISTS series_by_key ON series (metric
 /** The delta log of version 3 (delta-log.ts): one row per flush that added to counters or vectors. */
 const DELTAS_DDL = `
 CREATE TABLE IF NOT EXISTS deltas (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a scrape folds the rows up to the last one it showed
   writer_id INTEGER NOT NULL,
   at REAL NOT NULL, -- when it was written (ms since the epoch)
   entries INTEGER NOT NULL,

@@ -94,6 +94,14 @@ export class StampingStatements {
     this.all = false;
   }
 
+  /** The blocks noted since clear(), each with its stamp now (0: none yet); undefined when everything is to be stamped. */
+  blocksBefore(): Map<number, number> | undefined {
+    if (this.all) return undefined;
+    const out = new Map<number, number>();
+    for (const block of this.dirty) out.set(block, (this.s.readStamp.get(block) as number | undefined) ?? 0);
+    return out;
+  }
+
   /** Stamp the blocks noted since clear() (call inside the flush's transaction, after its writes). */
   write(): void {
     const stamp = this.s.stampBlock;

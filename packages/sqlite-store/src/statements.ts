@@ -60,10 +60,10 @@ const SQL = {
   setVectors: `UPDATE series SET vector = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
   // The delta log (delta-log.ts): a flush appends one row, a fold reads them all in order and deletes them.
   insertDeltas: 'INSERT INTO deltas (writer_id, at, entries, body) VALUES (?, ?, ?, ?)',
-  readDeltas: 'raw:SELECT id, body FROM deltas ORDER BY id',
+  readDeltas: 'raw:SELECT id, body FROM deltas WHERE id <= ? ORDER BY id',
   deleteDeltas: 'DELETE FROM deltas WHERE id <= ?',
-  deltaLog: 'raw:SELECT min(at), total(entries) FROM deltas',
-  hasDeltas: 'pluck:SELECT EXISTS (SELECT 1 FROM deltas)',
+  logEntries: 'pluck:SELECT total(entries) FROM deltas',
+  lastDelta: 'pluck:SELECT max(id) FROM deltas',
   metricSignature: 'pluck:SELECT signature FROM metrics WHERE id = ?',
   setGauge: `INSERT INTO gauges (series_id, writer_id, value, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (series_id, writer_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
@@ -100,6 +100,7 @@ const SQL = {
   // A per-process gauge's series: the process label is decided over all of them (merge.ts processLabel).
   readMetricSeries: 'raw:SELECT id, labels FROM series WHERE metric_id = ? ORDER BY id',
   readStamps: 'raw:SELECT block, stamp FROM stamps',
+  readStamp: 'pluck:SELECT stamp FROM stamps WHERE block = ?',
   stampBlock: `INSERT INTO stamps (block, stamp) VALUES (?, 1) ON CONFLICT (block) DO UPDATE SET stamp = stamp + 1`,
   readConflicts: 'SELECT metric, writer_id, detail FROM conflicts ORDER BY metric',
   dataVersion: 'pluck:PRAGMA data_version',

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { BlockRenderer } from './blocks.js';
 import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
-import { foldDeltas, foldDue } from './delta-log.js';
+import { foldDeltas } from './delta-log.js';
 import { errorText, prepareDir } from './dir.js';
 import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
 import { ConfigError, StoreError } from './errors.js';
@@ -32,14 +32,22 @@ import { type FlushNotice, Writer } from './writer.js';
 
 export const DB_FILE = 'kci-metrics.sqlite';
 
-/** Fold the delta log in a transaction of its own, stamping the blocks it changes. */
-function foldLog(db: Database.Database, s: Statements): void {
+/**
+ * Fold the delta log in a transaction of its own, stamping the blocks it changes; returns the last row it
+ * folded and each changed block's stamp from before (BlockRenderer.adoptFold; undefined when it stamped
+ * everything).
+ */
+function foldLog(db: Database.Database, s: Statements): { last: number; before: Map<number, number> | undefined } {
   const stamping = stampingOf(s);
   stamping.clear();
+  let last = 0;
+  let before: Map<number, number> | undefined;
   db.transaction(() => {
-    foldDeltas(stamping.statements);
+    last = foldDeltas(stamping.statements).last;
+    before = stamping.blocksBefore();
     stamping.write();
   }).immediate();
+  return { last, before };
 }
 
 /** One stamping view per connection's statements: the writer keeps its batches by the statements object. */
@@ -63,7 +71,7 @@ const READ_BUSY_MS = 1000;
 const BUSY_STREAK = 3;
 /** A scrape waits this long for the write lock to fold dead writers, then leaves it for the next scrape. */
 const GC_BUSY_MS = 20;
-/** A scrape waits this long for the write lock to fold the delta log (flushes hold it for a few ms). */
+/** A fold of the delta log waits this long for the write lock (flushes hold it for a few ms). */
 const FOLD_BUSY_MS = 250;
 /** Writers fold dead processes themselves every this many flushes, so storage stays bounded without an aggregator. */
 const GC_EVERY_FLUSHES = 30;
@@ -143,8 +151,6 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
         stamping.clear();
         db.transaction(() => {
           commit = writer.write(stamping.statements, now, exiting, notices, check);
-          // Nobody folded the delta log for a while (no aggregator runs): this flush does (delta-log.ts).
-          if (foldDue(s, now)) foldDeltas(stamping.statements);
           counted = writer.bound.finish(stamping.statements, notices);
           stamping.write();
         }).immediate();
@@ -198,6 +204,40 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     for (const sig of SIGNALS) process.removeListener(sig, onSignal);
   };
 
+  /**
+   * A store that scrapes folds the delta log (delta-log.ts): once a scrape that showed rows of it is
+   * answered (a timer), and at every flush interval from its first scrape on, while the log holds rows.
+   * When the fold writes exactly the rows the last rendering showed, the blocks it rendered keep their
+   * rendering (adoptFold): the next scrape reads and renders nothing again. A fold that fails or finds the
+   * lock held for FOLD_BUSY_MS is left to the next one; scrapes show the log meanwhile.
+   */
+  let shownUpTo = 0;
+  let foldTimer: NodeJS.Timeout | undefined;
+  let foldInterval: NodeJS.Timeout | undefined;
+  const fold = () => {
+    if (closed) return;
+    try {
+      conn.use('STORE_WRITE_FAILED', FOLD_BUSY_MS, (db, s) => {
+        if (s.lastDelta.get() === null) return;
+        const { last, before } = foldLog(db, s);
+        if (before && last === shownUpTo) blocks.adoptFold(conn.generation, before);
+        shownUpTo = 0;
+      });
+    } catch {
+      // the next fold takes it up; scrapes show the log meanwhile
+    }
+  };
+  const foldSoon = (upTo: number | undefined) => {
+    foldInterval ??= setInterval(fold, opts.flushIntervalMs).unref();
+    if (upTo === undefined) return;
+    shownUpTo = Math.max(shownUpTo, upTo);
+    if (foldTimer) return;
+    foldTimer = setTimeout(() => {
+      foldTimer = undefined;
+      fold();
+    }, 0).unref();
+  };
+
   const read = <T>(fn: (db: Database.Database, s: Statements) => T): T => {
     if (closed) throw new StoreError('STORE_CLOSED', `Metrics store ${path} is closed`, { path });
     return conn.use('STORE_READ_FAILED', READ_BUSY_MS, fn);
@@ -228,17 +268,6 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       } finally {
         db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
       }
-      // What writers added since the last fold is in the delta log: fold it first (delta-log.ts), so this
-      // scrape shows every committed flush. A fold that cannot get the lock in FOLD_BUSY_MS (or fails) is
-      // left to the next scrape: this one shows the values of the last fold, never fewer than before.
-      db.pragma(`busy_timeout = ${FOLD_BUSY_MS}`);
-      try {
-        if (s.hasDeltas.get() === 1) foldLog(db, s);
-      } catch {
-        // retried at the next scrape
-      } finally {
-        db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
-      }
       // A connection of another generation is another file: nothing rendered before holds for it.
       const generation = conn.generation;
       const read = readSnapshot(
@@ -257,6 +286,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       const { chunks, changed } = blocks.render(snapshot);
       stored = { format, key, chunks, version: changed || !last ? ++versions : last.version };
       rendered = stored;
+      foldSoon(snapshot.logUpTo);
     }
     const { version, chunks } = stored as NonNullable<typeof stored>;
     // After the stored families are rendered: a scrape duration among the extras covers them.
@@ -328,6 +358,8 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     },
     close() {
       if (closed) return;
+      if (foldTimer) clearTimeout(foldTimer);
+      if (foldInterval) clearInterval(foldInterval);
       if (timer) {
         clearTimeout(timer); // clears the first timeout and the interval alike
         flush(true);

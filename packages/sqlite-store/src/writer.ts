@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { type Admit, CardinalityBound, DEFAULT_MAX_SERIES } from './cardinality.js';
 import { attach, ChangeLog, isQueued, keyOf, ownerOf } from './change-log.js';
-import { DeltaBuffer, foldDeltas } from './delta-log.js';
+import { DeltaBuffer, foldDeltas, logOpen } from './delta-log.js';
 import { bucketKeys, describeMetric, explainConflict, type MetricDef, vectorLength } from './describe.js';
 import {
   counterExemplars,
@@ -132,6 +132,8 @@ export class Writer {
   private readonly exemplarBatches = new WeakMap<Statements, ExemplarBatch>();
   /** What this flush adds to counters and vectors: one row of the delta log (delta-log.ts). */
   private readonly deltas = new DeltaBuffer();
+  /** This flush writes to the delta log (it is below its bound); otherwise to the series rows. */
+  private logging = true;
   private epoch = 0;
   private readonly names = new Map<string, PromMetric>();
   /** What could not be said at attach() time; logged with the next flush. */
@@ -471,6 +473,7 @@ export class Writer {
     this.check = check;
     const commits: Array<() => void> = [];
     this.deltas.clear(); // a flush that threw half-way (rolled back) left its entries here
+    this.logging = logOpen(s);
     // The exit flush compares everything too: a clean exit writes every change, heard or not.
     this.verifying = exiting;
     const reported = this.failedFlushes;
@@ -684,11 +687,12 @@ export class Writer {
         // An exemplar changes only with the value (inc), so an idle series costs nothing more here.
         const exemplars = counterExemplars(entry);
         if (exemplars) writeExemplars(exemplarRows, def, sid, exemplars, ss, notices, commits);
-        if (delta === 0) commits.push(written(ss, sid, v, entry));
-        else {
-          deltas.addValue(sid, delta);
-          commits.push(written(ss, sid, v, entry));
+        if (delta !== 0) {
+          if (known === undefined || !this.logging)
+            s.addValue.run(delta, sid); // see addToRow
+          else deltas.addValue(sid, delta);
         }
+        commits.push(written(ss, sid, v, entry));
       } else {
         const last = ss.last as Float64Array | undefined;
         const carry = ss.carryVector;
@@ -713,7 +717,8 @@ export class Writer {
           commits.push(writtenVector(ss, sid, v, entry));
           return true;
         }
-        deltas.addVector(sid, delta, n);
+        if (known === undefined || !this.logging) this.addToRow(s, sid, delta, n);
+        else deltas.addVector(sid, delta, n);
         commits.push(writtenVector(ss, sid, v, entry));
       }
       return true;
@@ -803,6 +808,17 @@ export class Writer {
         commits.push(() => series.delete(hash));
       }
     }
+  }
+
+  /**
+   * Add a vector delta to its series row now, not through the delta log: for a row this flush resolved
+   * (made, mostly), which the flush writes anyway (logging its first values would only make a fold update
+   * it again: at a process's first flush, every row), and for every row while the log is full (nobody
+   * folds it: no aggregator runs). Counters do the same with `addValue`.
+   */
+  private addToRow(s: Statements, sid: number, delta: Float64Array, n: number): void {
+    const stored = s.readVector.get(sid) as string | null | undefined;
+    if (stored !== undefined) s.setVector.run(this.scratch.added(stored, delta, n, 0), sid);
   }
 
   /** Series reset()/remove() took away and that did not come back: write what they held, then forget them. */

@@ -1,0 +1,23 @@
+import { join } from 'node:path';
+import { foldDeltas } from '../delta-log.js';
+import { openDatabase } from '../schema.js';
+import { StampingStatements } from '../stamps.js';
+import { prepareStatements } from '../statements.js';
+import { DB_FILE } from '../store.js';
+
+/**
+ * Fold the store's delta log now, as a scrape does after answering (store.ts foldSoon), for tests that read
+ * the series rows themselves.
+ */
+export function foldNow(dir: string): void {
+  const db = openDatabase(join(dir, DB_FILE), 1000);
+  try {
+    const stamping = new StampingStatements(prepareStatements(db));
+    db.transaction(() => {
+      foldDeltas(stamping.statements);
+      stamping.write();
+    }).immediate();
+  } finally {
+    db.close();
+  }
+}
