@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { Database } from './lib/deps.mjs';
 import { emit, listFromEnv, median, round } from './lib/stats.mjs';
 import { COUNTER_INC, counterTotal } from './lib/workload.mjs';
 
@@ -85,8 +86,13 @@ async function startAggregator(root, dir) {
   };
 }
 
-/** The aggregator's CPU once it stopped using any for 50 ms (at most 5 s after the call). */
+/**
+ * The aggregator's CPU once it is done with the scrape: its store's delta log folded (this build folds it
+ * shortly after answering; an older one has none) and no CPU used for 50 ms (at most 5 s after the call).
+ */
 async function idleCpuMs(side) {
+  for (const end = Date.now() + 5000; Date.now() < end && pendingDeltas(side.dir) > 0; )
+    await new Promise((r) => setTimeout(r, 10));
   let last = side.cpuMs();
   for (const end = Date.now() + 5000; Date.now() < end; ) {
     await new Promise((r) => setTimeout(r, 50));
@@ -95,6 +101,18 @@ async function idleCpuMs(side) {
     last = now;
   }
   return last;
+}
+
+/** Rows in the delta log of the store in `dir` (0 for a store without one). */
+function pendingDeltas(dir) {
+  const db = new Database(join(dir, 'kci-metrics.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT count(*) FROM deltas').pluck().get();
+  } catch {
+    return 0;
+  } finally {
+    db.close();
+  }
 }
 
 function scrape(url, format) {

@@ -11,6 +11,9 @@ const require = createRequire(new URL('../../packages/sqlite-store/package.json'
 /** prom-client (CommonJS), the copy the store is built against. */
 export const promClient = require('prom-client');
 
+/** better-sqlite3, the store's copy (to look into a store's file). */
+export const Database = require('better-sqlite3');
+
 /**
  * The built @kci-metrics/sqlite-store (dist/). Fails with a clear message when it was not built.
  *

@@ -36,6 +36,11 @@ import { VectorScratch } from './vectors.js';
  * up to here once and stays so (a scrape shows it, whenever one comes): the file grows by this much at most.
  */
 export const LOG_BOUND = 200_000;
+/**
+ * A scraping store folds the log this many entries per transaction at most (at least one row), so that a
+ * worker's flush never waits long for the lock (it gives up after 50 ms): about 20 ms each.
+ */
+export const FOLD_CHUNK = 50_000;
 
 /** One flush's entries, encoded into one growing buffer (kept across flushes: no allocation per flush). */
 export class DeltaBuffer {
@@ -214,15 +219,17 @@ const scratchOf = new WeakMap<Statements, { scratch: VectorScratch; values: RowB
 
 const ignore = () => {};
 
-/** What the log holds (up to row `upTo`), summed, and its last row's id. */
+/** What the log holds (up to row `upTo`; its oldest rows up to `maxEntries` entries, at least one), summed, and the last row's id. */
 function readLog(
   s: Statements,
   upTo = Number.MAX_SAFE_INTEGER,
+  maxEntries = Number.POSITIVE_INFINITY,
 ): { sums: Sums; last: number; unreadable: number } | undefined {
   let sums: Sums | undefined;
   let last = 0;
   let unreadable = 0;
-  for (const [id, body] of s.readDeltas.iterate(upTo) as IterableIterator<[number, Uint8Array]>) {
+  let taken = 0;
+  for (const [id, entries, body] of s.readDeltas.iterate(upTo) as IterableIterator<[number, number, Uint8Array]>) {
     sums ??= new Sums();
     try {
       readBody(body, sums);
@@ -230,6 +237,8 @@ function readLog(
       unreadable++;
     }
     last = id;
+    taken += entries;
+    if (taken >= maxEntries) break;
   }
   return sums && { sums, last, unreadable };
 }
@@ -279,14 +288,19 @@ export class Overlay {
 }
 
 /**
- * Fold the rows of the log up to id `upTo` (all by default) into `series` and delete them. Call inside an IMMEDIATE transaction, with the
+ * Fold the rows of the log up to id `upTo` (all by default; the oldest ones up to `maxEntries` entries, at
+ * least one) into `series` and delete them. Call inside an IMMEDIATE transaction, with the
  * statements a flush stamps through (stamps.ts), so that a scrape re-renders the blocks it changed. A delta
  * for a series row that is gone is dropped (its metric was deleted, and its values with it). A row that
  * cannot be decoded (a damaged file) is dropped and counted in meta `unreadable_deltas`. Returns the
  * number of series it added to and the id of the last row it folded (0: none).
  */
-export function foldDeltas(s: Statements, upTo = Number.MAX_SAFE_INTEGER): { series: number; last: number } {
-  const log = readLog(s, upTo);
+export function foldDeltas(
+  s: Statements,
+  upTo = Number.MAX_SAFE_INTEGER,
+  maxEntries = Number.POSITIVE_INFINITY,
+): { series: number; last: number } {
+  const log = readLog(s, upTo, maxEntries);
   if (log === undefined) return { series: 0, last: 0 };
   let parts = scratchOf.get(s);
   if (!parts) {

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { BlockRenderer } from './blocks.js';
 import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
-import { foldDeltas } from './delta-log.js';
+import { FOLD_CHUNK, foldDeltas } from './delta-log.js';
 import { errorText, prepareDir } from './dir.js';
 import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
 import { ConfigError, StoreError } from './errors.js';
@@ -33,17 +33,22 @@ import { type FlushNotice, Writer } from './writer.js';
 export const DB_FILE = 'kci-metrics.sqlite';
 
 /**
- * Fold the delta log in a transaction of its own, stamping the blocks it changes; returns the last row it
+ * Fold the delta log's oldest rows (up to `maxEntries` entries) in a transaction of its own, stamping the
+ * blocks it changes; returns the last row it
  * folded and each changed block's stamp from before (BlockRenderer.adoptFold; undefined when it stamped
  * everything).
  */
-function foldLog(db: Database.Database, s: Statements): { last: number; before: Map<number, number> | undefined } {
+function foldLog(
+  db: Database.Database,
+  s: Statements,
+  maxEntries: number,
+): { last: number; before: Map<number, number> | undefined } {
   const stamping = stampingOf(s);
   stamping.clear();
   let last = 0;
   let before: Map<number, number> | undefined;
   db.transaction(() => {
-    last = foldDeltas(stamping.statements).last;
+    last = foldDeltas(stamping.statements, undefined, maxEntries).last;
     before = stamping.blocksBefore();
     stamping.write();
   }).immediate();
@@ -71,6 +76,11 @@ const READ_BUSY_MS = 1000;
 const BUSY_STREAK = 3;
 /** A scrape waits this long for the write lock to fold dead writers, then leaves it for the next scrape. */
 const GC_BUSY_MS = 20;
+/**
+ * A scrape's fold starts this long after it: a fold blocks the event loop for its chunk (tens of ms), and
+ * the scrape's answer (hundreds of KB) is still being sent meanwhile (it cost 100 ms of latency at S=10000).
+ */
+const FOLD_AFTER_SCRAPE_MS = 100;
 /** A fold of the delta log waits this long for the write lock (flushes hold it for a few ms). */
 const FOLD_BUSY_MS = 250;
 /** Writers fold dead processes themselves every this many flushes, so storage stays bounded without an aggregator. */
@@ -206,36 +216,47 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
 
   /**
    * A store that scrapes folds the delta log (delta-log.ts): once a scrape that showed rows of it is
-   * answered (a timer), and at every flush interval from its first scrape on, while the log holds rows.
-   * When the fold writes exactly the rows the last rendering showed, the blocks it rendered keep their
-   * rendering (adoptFold): the next scrape reads and renders nothing again. A fold that fails or finds the
-   * lock held for FOLD_BUSY_MS is left to the next one; scrapes show the log meanwhile.
+   * answered and sent (a timer, FOLD_AFTER_SCRAPE_MS), and, from its first scrape on, whenever rows of it are older than two flush
+   * intervals (no scrape folded them: Prometheus scrapes every 15 s or more). A scrape that comes in while
+   * a fold runs waits for the chunk in progress (the event loop is the same).
+   * It folds FOLD_CHUNK entries per transaction, chunk after chunk. A chunk of rows the last rendering
+   * showed leaves the blocks it rendered their rendering (adoptFold): the next scrape reads and renders
+   * nothing again. A fold that fails or finds the lock held for FOLD_BUSY_MS is left to the next one;
+   * scrapes show the log meanwhile.
    */
   let shownUpTo = 0;
   let foldTimer: NodeJS.Timeout | undefined;
   let foldInterval: NodeJS.Timeout | undefined;
-  const fold = () => {
+  const fold = (olderThanMs = 0) => {
     if (closed) return;
+    let more = false;
     try {
       conn.use('STORE_WRITE_FAILED', FOLD_BUSY_MS, (db, s) => {
-        if (s.lastDelta.get() === null) return;
-        const { last, before } = foldLog(db, s);
-        if (before && last === shownUpTo) blocks.adoptFold(conn.generation, before);
-        shownUpTo = 0;
+        const oldest = s.oldestDelta.get() as number | null;
+        if (oldest === null || Date.now() - oldest < olderThanMs) return;
+        const { last, before } = foldLog(db, s, FOLD_CHUNK);
+        // Rows up to shownUpTo were all shown by the last rendering of the blocks they change (ids only grow).
+        if (before && last <= shownUpTo) blocks.adoptFold(conn.generation, before);
+        more = s.lastDelta.get() !== null;
       });
     } catch {
       // the next fold takes it up; scrapes show the log meanwhile
     }
+    // The next chunk in a later turn of the event loop: writers waiting for the lock get it in between.
+    if (more) foldNext();
   };
-  const foldSoon = (upTo: number | undefined) => {
-    foldInterval ??= setInterval(fold, opts.flushIntervalMs).unref();
-    if (upTo === undefined) return;
-    shownUpTo = Math.max(shownUpTo, upTo);
+  const foldNext = (delayMs = 0) => {
     if (foldTimer) return;
     foldTimer = setTimeout(() => {
       foldTimer = undefined;
       fold();
-    }, 0).unref();
+    }, delayMs).unref();
+  };
+  const foldSoon = (upTo: number | undefined) => {
+    foldInterval ??= setInterval(() => fold(2 * opts.flushIntervalMs), opts.flushIntervalMs).unref();
+    if (upTo === undefined) return;
+    shownUpTo = Math.max(shownUpTo, upTo);
+    foldNext(FOLD_AFTER_SCRAPE_MS);
   };
 
   const read = <T>(fn: (db: Database.Database, s: Statements) => T): T => {
