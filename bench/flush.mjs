@@ -4,20 +4,22 @@
  * process.cpuUsage() (SQLite runs on the calling thread, so this is the whole cost). The share of one core
  * is the mean CPU ms per flush / interval ms: a mean, not a median, so the flushes that also checkpoint
  * the WAL or fold dead writers (every 30th) are paid for in the figure. The median is printed beside it.
- * As deployed, an aggregator process runs beside the worker (flush-reader.mjs): it folds the store's delta
- * log, at its own cost (http-scrape.mjs measures it); BENCH_FLUSH_AGGREGATOR=0 measures a worker alone.
+ * As deployed, an aggregator runs beside the worker and folds the store's delta log once per interval, at
+ * its own cost (http-scrape.mjs measures it): here that fold runs between two timed flushes, untimed,
+ * through the build's own fold (dist/delta-log.js; a build without a log has nothing to fold).
+ * BENCH_FLUSH_AGGREGATOR=0 measures a worker alone, whose log fills up and who then writes the rows itself.
  * Scenarios per interval:
  *   all  - every series changed (worst case: every label set sees traffic every second)
  *   10%  - a tenth of the series changed (typical)
  *   none - nothing changed (an idle worker still flushes: heartbeat and change detection)
  * The first flush of a process (it creates every series row) is reported apart.
  */
-import { fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { countingLogger, loadStore, promClient } from './lib/deps.mjs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { countingLogger, loadStore, promClient, storeIndex } from './lib/deps.mjs';
 import { emit, listFromEnv, median, QUICK, round } from './lib/stats.mjs';
 import { defineMetrics, labelSets, NUMBERS_PER_LABEL_SET, touch } from './lib/workload.mjs';
 
@@ -27,6 +29,8 @@ import { defineMetrics, labelSets, NUMBERS_PER_LABEL_SET, touch } from './lib/wo
 const CHILD = process.env.BENCH_FLUSH_CHILD; // "<build>:<S>:<scenario>", set for those processes
 const build = CHILD?.split(':')[0] ?? 'current';
 const { openStore } = await loadStore(build === 'base' ? process.env.BENCH_BASE_STORE : undefined);
+/** The dist/index.js of the build measured. */
+const storeEntry = (b) => (b === 'base' ? process.env.BENCH_BASE_STORE : storeIndex());
 const INTERVAL_MS = 1000; // the documented default (PROMETHEUS_METRICS_FLUSH_INTERVAL_MS unset)
 const AGGREGATOR = process.env.BENCH_FLUSH_AGGREGATOR !== '0';
 const SCENARIOS = [
@@ -69,23 +73,26 @@ async function runCase(series, scenario, build) {
   }
 }
 
-/** The deployment's aggregator (flush-reader.mjs), running `build`'s store on `dir`, once it scraped. */
-async function startAggregator(dir, build) {
-  const reader = fork(fileURLToPath(new URL('flush-reader.mjs', import.meta.url)), [], {
-    env: { ...process.env, BENCH_DIR: dir, BENCH_READER_STORE: build === 'base' ? process.env.BENCH_BASE_STORE : '' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+/**
+ * The aggregator's fold of the delta log, with the build's own code on a connection of its own; undefined
+ * for a build without a log (`entry`: the build's dist/index.js).
+ */
+async function aggregatorFold(dir, entry) {
+  const at = (file) => pathToFileURL(join(dirname(entry), file)).href;
+  if (!existsSync(join(dirname(entry), 'delta-log.js'))) return undefined;
+  const [{ openDatabase }, { prepareStatements }, { StampingStatements }, { foldDeltas }] = await Promise.all([
+    import(at('schema.js')),
+    import(at('statements.js')),
+    import(at('stamps.js')),
+    import(at('delta-log.js')),
+  ]);
+  const db = openDatabase(join(dir, 'kci-metrics.sqlite'), 1000);
+  const stamping = new StampingStatements(prepareStatements(db));
+  const fold = db.transaction(() => {
+    foldDeltas(stamping.statements);
+    stamping.write();
   });
-  await new Promise((ready, fail) => {
-    reader.once('message', ready);
-    reader.once('exit', (code) => fail(new Error(`the benchmark's aggregator exited (${code})`)));
-  });
-  return {
-    stop: () => {
-      const gone = new Promise((done) => reader.once('exit', done));
-      reader.send('end');
-      return gone;
-    },
-  };
+  return { fold: () => fold.immediate(), close: () => db.close() };
 }
 
 /** Run one case in a fresh process; its JSON line comes out on our stdout. */
@@ -110,9 +117,7 @@ async function runScenario(dir, series, scenario, build) {
   const store = openStore({ dir, flushIntervalMs: INTERVAL_MS, logger });
   store.attach(registry);
   const first = timedFlush(store);
-  // The aggregator of a deployment folds the delta log the flushes write (it scrapes, and folds at its
-  // interval); BENCH_FLUSH_AGGREGATOR=0: a worker alone, whose log fills up and who then writes the rows.
-  const aggregator = AGGREGATOR ? await startAggregator(dir, build) : undefined;
+  const aggregator = AGGREGATOR ? await aggregatorFold(dir, storeEntry(build)) : undefined;
   // Everything below is synchronous: the store's own timer cannot fire in between and disturb a reading.
   let cursor = 0;
   const changed = Math.round(series * scenario.share);
@@ -130,6 +135,7 @@ async function runScenario(dir, series, scenario, build) {
       cpu.push(t.cpuMs);
       wall.push(t.wallMs);
     }
+    aggregator?.fold(); // untimed: the aggregator's work, done within the interval
   }
   const cpuMs = cpu.reduce((a, b) => a + b, 0) / cpu.length;
   // The store on disk after the run: the database file, and its write-ahead log apart (checkpoints move it
@@ -157,7 +163,7 @@ async function runScenario(dir, series, scenario, build) {
     fileVsRaw: round(file / rawBytes, 2),
   });
   store.close();
-  await aggregator?.stop();
+  aggregator?.close();
   if (logger.warnings > 0) throw new Error(`the store reported trouble during the flush benchmark: ${logger.last}`);
 }
 
@@ -169,11 +175,8 @@ function timedFlush(store) {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   virtualNow += INTERVAL_MS;
-  // As the store's interval timer flushes: only when something changed or the heartbeat is due. The
-  // aggregator's fold may hold the write lock: a flush that finds it held (more than 50 ms) is tried again,
-  // as the next interval's would be, and the attempts count together.
-  let ok = store.flush({ ifChanged: true });
-  for (let attempt = 1; !ok && attempt < 3; attempt++) ok = store.flush({ ifChanged: true });
+  // As the store's interval timer flushes: only when something changed or the heartbeat is due.
+  const ok = store.flush({ ifChanged: true });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   if (!ok) throw new Error('store.flush() failed during the flush benchmark');

@@ -25,11 +25,16 @@ export async function loadStore(path = process.env.BENCH_STORE) {
   // (2000 by default, issue 16) would fold most of them. cardinality.mjs measures the bound itself.
   process.env.PROMETHEUS_METRICS_MAX_SERIES ??= '10000000';
   // BENCH_STORE=<path to a dist/index.js>: benchmark another build of the store (before/after a change).
-  const entry = path || require.resolve('@kci-metrics/sqlite-store');
+  const entry = path || storeIndex();
   if (!existsSync(entry)) {
     throw new Error(`${entry} is missing: build first (pnpm turbo run build --filter=@kci-metrics/sqlite-store...)`);
   }
   return import(pathToFileURL(entry).href);
+}
+
+/** This checkout's built @kci-metrics/sqlite-store entry (dist/index.js). */
+export function storeIndex() {
+  return require.resolve('@kci-metrics/sqlite-store');
 }
 
 /** A store logger that stays quiet (stdout carries JSON lines) but keeps count of what it would have said. */
