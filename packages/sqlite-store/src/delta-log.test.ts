@@ -17,6 +17,16 @@ afterAll(removeTempDirs);
 
 const quiet = { warn() {} };
 
+/** The value of `log_total{k}` as its series row holds it (what folds and direct writes put there). */
+function storedCounter(db: Database.Database, k: string): unknown {
+  return db
+    .prepare(
+      "SELECT value FROM series s JOIN metrics m ON m.id = s.metric_id WHERE m.name = 'log_total' AND labels = ?",
+    )
+    .pluck()
+    .get(`k="${k}"`);
+}
+
 async function until(done: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;
   while (!done()) {
@@ -98,12 +108,7 @@ describe('the delta log', () => {
     expect(w.store.flush()).toBe(true);
     expect(rows()).toBe(1);
     await until(() => rows() === 0);
-    const value = db
-      .prepare(
-        `SELECT value FROM series s JOIN metrics m ON m.id = s.metric_id WHERE m.name = 'log_total' AND labels = 'k="0"'`,
-      )
-      .pluck()
-      .get();
+    const value = storedCounter(db, '0');
     expect(value).toBe(2);
     db.close();
     reader.close();
@@ -120,12 +125,7 @@ describe('the delta log', () => {
     w.record(0, 4);
     expect(w.store.flush()).toBe(true);
     expect(db.prepare('SELECT count(*) FROM deltas').pluck().get()).toBe(1);
-    const value = db
-      .prepare(
-        `SELECT value FROM series s JOIN metrics m ON m.id = s.metric_id WHERE m.name = 'log_total' AND labels = 'k="0"'`,
-      )
-      .pluck()
-      .get();
+    const value = storedCounter(db, '0');
     expect(value).toBe(5);
     const exp = parseExposition(await w.store.metrics());
     expect(sampleValue(exp, 'log_total', { k: '0' })).toBe(5);

@@ -34,9 +34,8 @@ export const DB_FILE = 'kci-metrics.sqlite';
 
 /**
  * Fold the delta log's oldest rows (up to `maxEntries` entries) in a transaction of its own, stamping the
- * blocks it changes; returns the last row it
- * folded and each changed block's stamp from before (BlockRenderer.adoptFold; undefined when it stamped
- * everything).
+ * blocks it changes; returns the last row it folded and each changed block's stamp from before
+ * (BlockRenderer.adoptFold; undefined when it stamped everything).
  */
 function foldLog(
   db: Database.Database,
