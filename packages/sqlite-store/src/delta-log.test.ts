@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeltaBuffer, foldDeltas, LOG_BOUND } from './delta-log.js';
+import { DeltaBuffer, foldDeltas, LOG_BOUND, LOG_ROW_ENTRIES } from './delta-log.js';
 import { openStore } from './index.js';
 import { labelKey } from './labels.js';
 import { openDatabase } from './schema.js';
@@ -40,7 +40,7 @@ function near(got: number, want: number): void {
   expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want)));
 }
 
-function worker(dir: string, labelSets = 300) {
+function worker(dir: string, labelSets = 300, maxSeries?: number) {
   const registry = new Registry();
   const counter = new Counter({ name: 'log_total', help: 'c', labelNames: ['k'], registers: [registry] });
   const histogram = new Histogram({
@@ -55,7 +55,7 @@ function worker(dir: string, labelSets = 300) {
     histogram.observe({ k }, 0.5);
   };
   for (let k = 0; k < labelSets; k++) record(k);
-  const store = openStore({ dir, flushIntervalMs: 60_000, logger: quiet });
+  const store = openStore({ dir, flushIntervalMs: 60_000, logger: quiet, maxSeries });
   store.attach(registry);
   return { store, record };
 }
@@ -91,6 +91,29 @@ describe('the delta log', () => {
     const second = await reader.scrape();
     expect(second.body).toBe(first.body);
     expect(second.parts.version).toBe(first.parts.version);
+    db.close();
+    reader.close();
+    w.store.close();
+  });
+
+  it('splits a flush of more than LOG_ROW_ENTRIES entries into rows of at most that many, each folded whole', async () => {
+    const { dir } = tempDir();
+    const labelSets = Math.ceil(LOG_ROW_ENTRIES * 0.6); // a counter and a histogram each: 1.2 rows' worth
+    const w = worker(dir, labelSets, labelSets + 1); // and the overflow series
+    expect(w.store.flush()).toBe(true);
+    for (let k = 0; k < labelSets; k++) w.record(k, 2);
+    expect(w.store.flush()).toBe(true);
+    const db = new Database(join(dir, DB_FILE));
+    const log = () => db.prepare('SELECT entries FROM deltas ORDER BY id').pluck().all();
+    expect(log()).toEqual([LOG_ROW_ENTRIES, 2 * labelSets - LOG_ROW_ENTRIES]);
+    const reader = openStore({ dir, logger: quiet });
+    const exp = parseExposition(await reader.metrics());
+    for (const k of ['0', String(labelSets - 1)]) {
+      expect(sampleValue(exp, 'log_total', { k })).toBe(3);
+      expect(sampleValue(exp, 'log_seconds_count', { k })).toBe(2);
+    }
+    await until(() => log().length === 0);
+    expect(storedCounter(db, String(labelSets - 1))).toBe(3);
     db.close();
     reader.close();
     w.store.close();
@@ -239,7 +262,7 @@ describe('the delta log', () => {
               sum.map((x, i) => x + (v[i] as number)),
             );
           }
-          if (buffer.count > 0) s.insertDeltas.run(1, 0, buffer.count, buffer.body());
+          for (const [entries, body] of buffer.rows()) s.insertDeltas.run(1, 0, entries, body);
         }
         db.transaction(() => foldDeltas(s)).immediate();
         expect(db.prepare('SELECT count(*) FROM deltas').pluck().get()).toBe(0);

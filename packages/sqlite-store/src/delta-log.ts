@@ -38,9 +38,16 @@ import { VectorScratch } from './vectors.js';
 export const LOG_BOUND = 200_000;
 /**
  * A scraping store folds the log this many entries per transaction at most (at least one row), so that a
- * worker's flush never waits long for the lock (it gives up after 50 ms): about 20 ms each.
+ * worker's flush never waits long for the lock (it gives up after 50 ms), nor a scrape that comes in
+ * meanwhile (the event loop is the same): 10-20 ms at S=10000, 40-120 ms at S=100000 (2 cores).
  */
-export const FOLD_CHUNK = 50_000;
+export const FOLD_CHUNK = 25_000;
+/**
+ * A flush writes its entries as rows of at most this many (a fold cannot split a row): at S=100000 a
+ * flush of every series was one row of 200000 entries, whose fold held the event loop and the write lock
+ * for 0.4-0.7 s, and a scrape that came in meanwhile waited for it.
+ */
+export const LOG_ROW_ENTRIES = 12_500;
 
 /** One flush's entries, encoded into one growing buffer (kept across flushes: no allocation per flush). */
 export class DeltaBuffer {
@@ -48,17 +55,20 @@ export class DeltaBuffer {
   private at = 0;
   /** Entries since clear(). */
   count = 0;
+  /** Where each row but the last ends (every LOG_ROW_ENTRIES entries). */
+  private ends: number[] = [];
 
   clear(): void {
     this.at = 0;
     this.count = 0;
+    this.ends.length = 0;
   }
 
   /** Add `delta` to series `id`'s value. */
   addValue(id: number, delta: number): void {
     this.room(2 * MAX_ENTRY_BYTES);
     this.at = encodeNumber(delta, this.bytes, encodeNumber(2 * id, this.bytes, this.at));
-    this.count++;
+    if (++this.count % LOG_ROW_ENTRIES === 0) this.ends.push(this.at);
   }
 
   /** Add the first `n` values of `delta` to series `id`'s vector (element by element). */
@@ -74,12 +84,18 @@ export class DeltaBuffer {
       if (x !== 0) c = encodeNumber(x, out, encodeNumber(i, out, c));
     }
     this.at = c;
-    this.count++;
+    if (++this.count % LOG_ROW_ENTRIES === 0) this.ends.push(this.at);
   }
 
-  /** The entries since clear(), valid until the next add. */
-  body(): Uint8Array {
-    return this.bytes.subarray(0, this.at);
+  /** The entries since clear() as log rows (entries, body) of at most LOG_ROW_ENTRIES, valid until the next add. */
+  *rows(): Generator<[number, Uint8Array]> {
+    let from = 0;
+    for (const end of this.ends) {
+      yield [LOG_ROW_ENTRIES, this.bytes.subarray(from, end)];
+      from = end;
+    }
+    const rest = this.count % LOG_ROW_ENTRIES;
+    if (rest > 0) yield [rest, this.bytes.subarray(from, this.at)];
   }
 
   private room(extra: number): void {

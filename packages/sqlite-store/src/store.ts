@@ -76,10 +76,14 @@ const BUSY_STREAK = 3;
 /** A scrape waits this long for the write lock to fold dead writers, then leaves it for the next scrape. */
 const GC_BUSY_MS = 20;
 /**
- * A scrape's fold starts this long after it: a fold blocks the event loop for its chunk (tens of ms), and
- * the scrape's answer (hundreds of KB) is still being sent meanwhile (it cost 100 ms of latency at S=10000).
+ * A scrape's fold starts this long after it at least, and twice as long as the scrape's read took: a fold
+ * blocks the event loop for its chunk (tens of ms), and the scrape's answer is still being compressed and
+ * sent meanwhile (an immediate fold cost 100 ms of latency at S=10000; at S=100000 with every series
+ * changed, a fold 100 ms after the read fell among the 0.2-0.3 s of compression and added its 0.4-0.6 s).
  */
 const FOLD_AFTER_SCRAPE_MS = 100;
+/** Between two chunks of a fold, the event loop is left free this long. */
+const FOLD_PAUSE_MS = 20;
 /** A fold of the delta log waits this long for the write lock (flushes hold it for a few ms). */
 const FOLD_BUSY_MS = 250;
 /** Writers fold dead processes themselves every this many flushes, so storage stays bounded without an aggregator. */
@@ -215,19 +219,29 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
 
   /**
    * A store that scrapes folds the delta log (delta-log.ts): once a scrape that showed rows of it is
-   * answered and sent (a timer, FOLD_AFTER_SCRAPE_MS), and, from its first scrape on, whenever rows of it are older than two flush
-   * intervals (no scrape folded them: Prometheus scrapes every 15 s or more). A scrape that comes in while
-   * a fold runs waits for the chunk in progress (the event loop is the same).
-   * It folds FOLD_CHUNK entries per transaction, chunk after chunk. A chunk of rows the last rendering
-   * showed leaves the blocks it rendered their rendering (adoptFold): the next scrape reads and renders
-   * nothing again. A fold that fails or finds the lock held for FOLD_BUSY_MS is left to the next one;
-   * scrapes show the log meanwhile.
+   * answered and sent, and, from its first scrape on, whenever rows of it are older than two flush intervals
+   * (no scrape folded them: Prometheus scrapes every 15 s or more). "Answered and sent" is a guess: no fold
+   * starts within max(FOLD_AFTER_SCRAPE_MS, twice the scrape's read) of a scrape, the time an aggregator
+   * takes to compress and send the answer (a fold in progress goes on after it).
+   * It folds FOLD_CHUNK entries per transaction, FOLD_PAUSE_MS apart: a scrape that comes in while a fold
+   * runs waits for the chunk in progress only (the event loop is the same). A chunk of rows the last
+   * rendering showed leaves the blocks it rendered their rendering (adoptFold): the next scrape reads and
+   * renders nothing again. A fold that fails or finds the lock held for FOLD_BUSY_MS is left to the next
+   * one; scrapes show the log meanwhile.
    */
   let shownUpTo = 0;
+  /** Until then (performance.now()), the interval's folds wait: a scrape's answer is being compressed and sent. */
+  let quietUntil = 0;
   let foldTimer: NodeJS.Timeout | undefined;
   let foldInterval: NodeJS.Timeout | undefined;
   const fold = (olderThanMs = 0) => {
     if (closed) return;
+    const wait = quietUntil - performance.now();
+    if (wait > 0) {
+      // A scrape came in meanwhile: a fold in progress goes on once its answer is out; the interval's waits.
+      if (olderThanMs === 0) foldNext(wait);
+      return;
+    }
     let more = false;
     try {
       conn.use('STORE_WRITE_FAILED', FOLD_BUSY_MS, (db, s) => {
@@ -241,8 +255,9 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
     } catch {
       // the next fold takes it up; scrapes show the log meanwhile
     }
-    // The next chunk in a later turn of the event loop: writers waiting for the lock get it in between.
-    if (more) foldNext();
+    // The next chunk a little later: writers waiting for the lock get it in between, and a scrape that
+    // comes in is read and answered before it (the first turn of the loop only accepts its connection).
+    if (more) foldNext(FOLD_PAUSE_MS);
   };
   const foldNext = (delayMs = 0) => {
     if (foldTimer) return;
@@ -251,11 +266,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       fold();
     }, delayMs).unref();
   };
-  const foldSoon = (upTo: number | undefined) => {
+  const foldSoon = (upTo: number | undefined, readMs: number) => {
     foldInterval ??= setInterval(() => fold(2 * opts.flushIntervalMs), opts.flushIntervalMs).unref();
+    const quietMs = Math.max(FOLD_AFTER_SCRAPE_MS, 2 * readMs);
+    quietUntil = performance.now() + quietMs;
     if (upTo === undefined) return;
     shownUpTo = Math.max(shownUpTo, upTo);
-    foldNext(FOLD_AFTER_SCRAPE_MS);
+    foldNext(quietMs);
   };
 
   const read = <T>(fn: (db: Database.Database, s: Statements) => T): T => {
@@ -269,6 +286,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       throw new ConfigError('format', format, '"prometheus" or "openmetrics"');
     }
     const openMetrics = format === 'openmetrics';
+    const startedAt = performance.now();
     const last = rendered?.format === format ? rendered : undefined;
     const {
       snapshot,
@@ -306,7 +324,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       const { chunks, changed } = blocks.render(snapshot);
       stored = { format, key, chunks, version: changed || !last ? ++versions : last.version };
       rendered = stored;
-      foldSoon(snapshot.logUpTo);
+      foldSoon(snapshot.logUpTo, performance.now() - startedAt);
     }
     const { version, chunks } = stored as NonNullable<typeof stored>;
     // After the stored families are rendered: a scrape duration among the extras covers them.

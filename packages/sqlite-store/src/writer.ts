@@ -540,7 +540,7 @@ export class Writer {
     // After the metrics were read: what their first sight found (e.g. a collector that cannot be stored) is
     // reported by this flush, also when it is the process's only one (a short job that flushes at exit).
     if (this.pending.length > 0) notices.push(...this.pending.splice(0));
-    if (this.deltas.count > 0) s.insertDeltas.run(writerId, now, this.deltas.count, this.deltas.body());
+    for (const [entries, body] of this.deltas.rows()) s.insertDeltas.run(writerId, now, entries, body);
     return () => {
       for (const c of commits) c();
     };
