@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { BlockRenderer } from './blocks.js';
 import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
-import { FOLD_CHUNK, foldDeltas } from './delta-log.js';
+import { FOLD_SERIES, foldDeltas } from './delta-log.js';
 import { errorText, prepareDir } from './dir.js';
 import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
 import { ConfigError, StoreError } from './errors.js';
@@ -33,21 +33,21 @@ import { type FlushNotice, Writer } from './writer.js';
 export const DB_FILE = 'kci-metrics.sqlite';
 
 /**
- * Fold the delta log's oldest rows (up to `maxEntries` entries) in a transaction of its own, stamping the
+ * Fold the delta log's oldest rows (until they add to `maxSeries` series) in a transaction of its own, stamping the
  * blocks it changes; returns the last row it folded and each changed block's stamp from before
  * (BlockRenderer.adoptFold; undefined when it stamped everything).
  */
 function foldLog(
   db: Database.Database,
   s: Statements,
-  maxEntries: number,
+  maxSeries: number,
 ): { last: number; before: Map<number, number> | undefined } {
   const stamping = stampingOf(s);
   stamping.clear();
   let last = 0;
   let before: Map<number, number> | undefined;
   db.transaction(() => {
-    last = foldDeltas(stamping.statements, undefined, maxEntries).last;
+    last = foldDeltas(stamping.statements, undefined, maxSeries).last;
     before = stamping.blocksBefore();
     stamping.write();
   }).immediate();
@@ -223,7 +223,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
    * (no scrape folded them: Prometheus scrapes every 15 s or more). "Answered and sent" is a guess: no fold
    * starts within max(FOLD_AFTER_SCRAPE_MS, twice the scrape's read) of a scrape, the time an aggregator
    * takes to compress and send the answer (a fold in progress goes on after it).
-   * It folds FOLD_CHUNK entries per transaction, FOLD_PAUSE_MS apart: a scrape that comes in while a fold
+   * It folds the rows of FOLD_SERIES series per transaction, FOLD_PAUSE_MS apart: a scrape that comes in while a fold
    * runs waits for the chunk in progress only (the event loop is the same). A chunk of rows the last
    * rendering showed leaves the blocks it rendered their rendering (adoptFold): the next scrape reads and
    * renders nothing again. A fold that fails or finds the lock held for FOLD_BUSY_MS is left to the next
@@ -247,7 +247,7 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       conn.use('STORE_WRITE_FAILED', FOLD_BUSY_MS, (db, s) => {
         const oldest = s.oldestDelta.get() as number | null;
         if (oldest === null || Date.now() - oldest < olderThanMs) return;
-        const { last, before } = foldLog(db, s, FOLD_CHUNK);
+        const { last, before } = foldLog(db, s, FOLD_SERIES);
         // Rows up to shownUpTo were all shown by the last rendering of the blocks they change (ids only grow).
         if (before && last <= shownUpTo) blocks.adoptFold(conn.generation, before);
         more = s.lastDelta.get() !== null;
