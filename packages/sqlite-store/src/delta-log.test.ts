@@ -61,7 +61,7 @@ function worker(dir: string, labelSets = 300, maxSeries?: number) {
 }
 
 describe('the delta log', () => {
-  it('takes one row per flush whatever the number of series; a scrape shows it at once and folds it after answering', async () => {
+  it('takes one row per flush of up to LOG_ROW_ENTRIES entries; a scrape shows it at once and folds it after answering', async () => {
     const { dir } = tempDir();
     const w = worker(dir);
     expect(w.store.flush()).toBe(true); // the first flush adds to the rows it makes: no log

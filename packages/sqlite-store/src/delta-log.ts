@@ -1,6 +1,6 @@
 /**
  * The delta log (schema version 3, issue 17): what a flush adds to counters, histograms and summaries is
- * appended as one row of the `deltas` table, and folded into the merged `series` rows later by the process
+ * appended as rows of the `deltas` table (LOG_ROW_ENTRIES entries at most each), and folded into the merged `series` rows later by the process
  * that scrapes them (store.ts); a writer folds it only before it deletes series rows (a replaced metric).
  *
  * Why: SQLite spends about 0.8 µs on each row it updates, however the updates are batched, and a flush that
