@@ -308,8 +308,8 @@ export class Overlay {
 }
 
 /**
- * Fold the rows of the log up to id `upTo` (all by default; the oldest ones until they add to `maxSeries` series, at
- * least one) into `series` and delete them. Call inside an IMMEDIATE transaction, with the
+ * Fold the rows of the log up to id `upTo` (all by default; the oldest ones until they add to `maxSeries`
+ * series, at least one row) into `series` and delete them. Call inside an IMMEDIATE transaction, with the
  * statements a flush stamps through (stamps.ts), so that a scrape re-renders the blocks it changed. A delta
  * for a series row that is gone is dropped (its metric was deleted, and its values with it). A row that
  * cannot be decoded (a damaged file) is dropped and counted in meta `unreadable_deltas`. Returns the

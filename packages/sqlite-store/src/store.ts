@@ -33,8 +33,8 @@ import { type FlushNotice, Writer } from './writer.js';
 export const DB_FILE = 'kci-metrics.sqlite';
 
 /**
- * Fold the delta log's oldest rows (until they add to `maxSeries` series) in a transaction of its own, stamping the
- * blocks it changes; returns the last row it folded and each changed block's stamp from before
+ * Fold the delta log's oldest rows (until they add to `maxSeries` series) in a transaction of its own,
+ * stamping the blocks it changes; returns the last row it folded and each changed block's stamp from before
  * (BlockRenderer.adoptFold; undefined when it stamped everything).
  */
 function foldLog(
@@ -223,10 +223,10 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
    * (no scrape folded them: Prometheus scrapes every 15 s or more). "Answered and sent" is a guess: no fold
    * starts within max(FOLD_AFTER_SCRAPE_MS, twice the scrape's read) of a scrape, the time an aggregator
    * takes to compress and send the answer (a fold in progress goes on after it).
-   * It folds the rows of FOLD_SERIES series per transaction, FOLD_PAUSE_MS apart: a scrape that comes in while a fold
-   * runs waits for the chunk in progress only (the event loop is the same). A chunk of rows the last
-   * rendering showed leaves the blocks it rendered their rendering (adoptFold): the next scrape reads and
-   * renders nothing again. A fold that fails or finds the lock held for FOLD_BUSY_MS is left to the next
+   * It folds the rows of FOLD_SERIES series per transaction, FOLD_PAUSE_MS apart: a scrape that comes in
+   * while a fold runs waits for the chunk in progress only (the event loop is the same). A chunk of rows the
+   * last rendering showed leaves the blocks it rendered their rendering (adoptFold): the next scrape reads
+   * and renders nothing again. A fold that fails or finds the lock held for FOLD_BUSY_MS is left to the next
    * one; scrapes show the log meanwhile.
    */
   let shownUpTo = 0;
