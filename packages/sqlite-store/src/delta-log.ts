@@ -24,7 +24,9 @@
  * Ids stay valid between a flush and its fold: series rows are deleted only with their metric, and the
  * statements that delete them (a metric replaced, the store cleared) fold the log first or clear it.
  */
+import type Database from 'better-sqlite3';
 import { RowBatch } from './batch.js';
+import { stampingOf } from './stamps.js';
 import type { Statements } from './statements.js';
 import { EntryReader, encodeNumber, hexVectorInto, MAX_ENTRY_BYTES } from './vector-codec.js';
 import { VectorScratch } from './vectors.js';
@@ -71,7 +73,7 @@ export class DeltaBuffer {
   addValue(id: number, delta: number): void {
     this.room(2 * MAX_ENTRY_BYTES);
     this.at = encodeNumber(delta, this.bytes, encodeNumber(2 * id, this.bytes, this.at));
-    if (++this.count % LOG_ROW_ENTRIES === 0) this.ends.push(this.at);
+    this.counted();
   }
 
   /** Add the first `n` values of `delta` to series `id`'s vector (element by element). */
@@ -87,6 +89,11 @@ export class DeltaBuffer {
       if (x !== 0) c = encodeNumber(x, out, encodeNumber(i, out, c));
     }
     this.at = c;
+    this.counted();
+  }
+
+  /** One more entry, ending at `at`: a row ends every LOG_ROW_ENTRIES entries. */
+  private counted(): void {
     if (++this.count % LOG_ROW_ENTRIES === 0) this.ends.push(this.at);
   }
 
@@ -250,7 +257,7 @@ function readLog(
   let sums: Sums | undefined;
   let last = 0;
   let unreadable = 0;
-  for (const [id, , body] of s.readDeltas.iterate(upTo) as IterableIterator<[number, number, Uint8Array]>) {
+  for (const [id, body] of s.readDeltas.iterate(upTo) as IterableIterator<[number, Uint8Array]>) {
     sums ??= new Sums();
     try {
       readBody(body, sums);
@@ -352,4 +359,26 @@ export function foldDeltas(
 /** Whether a flush may write to the log (it holds fewer than LOG_BOUND entries). */
 export function logOpen(s: Statements): boolean {
   return (s.logEntries.get() as number) < LOG_BOUND;
+}
+
+/**
+ * Fold the delta log's oldest rows (until they add to `maxSeries` series) in a transaction of its own,
+ * stamping the blocks it changes; returns the last row it folded and each changed block's stamp from before
+ * (BlockRenderer.adoptFold; undefined when it stamped everything).
+ */
+export function foldLog(
+  db: Database.Database,
+  s: Statements,
+  maxSeries: number,
+): { last: number; before: Map<number, number> | undefined } {
+  const stamping = stampingOf(s);
+  stamping.clear();
+  let last = 0;
+  let before: Map<number, number> | undefined;
+  db.transaction(() => {
+    last = foldDeltas(stamping.statements, undefined, maxSeries).last;
+    before = stamping.blocksBefore();
+    stamping.write();
+  }).immediate();
+  return { last, before };
 }

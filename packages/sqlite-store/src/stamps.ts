@@ -139,3 +139,14 @@ function wrap(
     },
   });
 }
+
+/** One stamping view per connection's statements: the writer keeps its batches by the statements object. */
+const stampingViews = new WeakMap<Statements, StampingStatements>();
+export function stampingOf(s: Statements): StampingStatements {
+  let view = stampingViews.get(s);
+  if (!view) {
+    view = new StampingStatements(s);
+    stampingViews.set(s, view);
+  }
+  return view;
+}

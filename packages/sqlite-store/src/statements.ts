@@ -60,7 +60,7 @@ const SQL = {
   setVectors: `UPDATE series SET vector = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
   // The delta log (delta-log.ts): a flush appends one row, a fold reads them all in order and deletes them.
   insertDeltas: 'INSERT INTO deltas (writer_id, at, entries, body) VALUES (?, ?, ?, ?)',
-  readDeltas: 'raw:SELECT id, entries, body FROM deltas WHERE id <= ? ORDER BY id',
+  readDeltas: 'raw:SELECT id, body FROM deltas WHERE id <= ? ORDER BY id',
   deleteDeltas: 'DELETE FROM deltas WHERE id <= ?',
   logEntries: 'pluck:SELECT total(entries) FROM deltas',
   lastDelta: 'pluck:SELECT max(id) FROM deltas',

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { BlockRenderer } from './blocks.js';
 import { CardinalityBound, MAX_SERIES_CEILING } from './cardinality.js';
 import { Connection } from './connection.js';
-import { FOLD_SERIES, foldDeltas } from './delta-log.js';
+import { FOLD_SERIES, foldLog } from './delta-log.js';
 import { errorText, prepareDir } from './dir.js';
 import { envFlushIntervalMs, envMaxSeries, envMultiprocDir, MAX_FLUSH_MS, MIN_FLUSH_MS } from './env.js';
 import { ConfigError, StoreError } from './errors.js';
@@ -15,7 +15,7 @@ import { renderExtraFamilies, validateExtraFamilies } from './render-extra.js';
 import { clearDatabase } from './schema.js';
 import { scrapeOf } from './scrape-result.js';
 import { healthOf, readSnapshot } from './snapshot.js';
-import { StampingStatements } from './stamps.js';
+import { stampingOf } from './stamps.js';
 import type { Statements } from './statements.js';
 import type {
   ExpositionFormat,
@@ -31,39 +31,6 @@ import type {
 import { type FlushNotice, Writer } from './writer.js';
 
 export const DB_FILE = 'kci-metrics.sqlite';
-
-/**
- * Fold the delta log's oldest rows (until they add to `maxSeries` series) in a transaction of its own,
- * stamping the blocks it changes; returns the last row it folded and each changed block's stamp from before
- * (BlockRenderer.adoptFold; undefined when it stamped everything).
- */
-function foldLog(
-  db: Database.Database,
-  s: Statements,
-  maxSeries: number,
-): { last: number; before: Map<number, number> | undefined } {
-  const stamping = stampingOf(s);
-  stamping.clear();
-  let last = 0;
-  let before: Map<number, number> | undefined;
-  db.transaction(() => {
-    last = foldDeltas(stamping.statements, undefined, maxSeries).last;
-    before = stamping.blocksBefore();
-    stamping.write();
-  }).immediate();
-  return { last, before };
-}
-
-/** One stamping view per connection's statements: the writer keeps its batches by the statements object. */
-const stampingViews = new WeakMap<Statements, StampingStatements>();
-function stampingOf(s: Statements): StampingStatements {
-  let view = stampingViews.get(s);
-  if (!view) {
-    view = new StampingStatements(s);
-    stampingViews.set(s, view);
-  }
-  return view;
-}
 
 /** A periodic flush waits this long for the write lock, then gives up until the next interval. */
 const FLUSH_BUSY_MS = 50;

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { foldDeltas } from '../delta-log.js';
+import { foldLog } from '../delta-log.js';
 import { openDatabase } from '../schema.js';
-import { StampingStatements } from '../stamps.js';
 import { prepareStatements } from '../statements.js';
 import { DB_FILE } from '../store.js';
 
@@ -12,11 +11,7 @@ import { DB_FILE } from '../store.js';
 export function foldNow(dir: string): void {
   const db = openDatabase(join(dir, DB_FILE), 1000);
   try {
-    const stamping = new StampingStatements(prepareStatements(db));
-    db.transaction(() => {
-      foldDeltas(stamping.statements);
-      stamping.write();
-    }).immediate();
+    foldLog(db, prepareStatements(db), Number.POSITIVE_INFINITY);
   } finally {
     db.close();
   }
