@@ -4,7 +4,8 @@
  * chunks whose version changes only with their text, so that the aggregator compresses only those again.
  *
  * - A block is BLOCK_SIZE consecutive series ids; it is rendered per metric (the series of two metrics can
- *   share a block), each piece one flat string. Series keep their id order within a family, as before.
+ *   share a block), each piece written as UTF-8 into one buffer (utf8-writer.ts). Series keep their id order
+ *   within a family, as before.
  * - A chunk is a family's pieces of 2^GROUP_BITS consecutive blocks, the first one led by the family's
  *   `# HELP`/`# TYPE` lines (a family without series is its header alone; a gauge without values is left
  *   out, header too, as before).
@@ -31,13 +32,14 @@ import {
 import { ALL_BLOCKS, BLOCK_BITS, BLOCK_SIZE, GAUGE_BLOCKS } from './stamps.js';
 import type { Statements } from './statements.js';
 import type { ExpositionFormat, ScrapeChunk } from './types.js';
+import { Utf8Writer } from './utf8-writer.js';
 
 /** Blocks per chunk: 2 blocks of 64 ids, at most 128 series (about 180 KB of an 11-bucket histogram). */
 export const GROUP_BITS = 1;
 
 /**
  * The stored families are handed out as chunks (`ScrapeChunk`): parts in exposition order, as the UTF-8
- * pieces they are made of; the same version means the same bytes. A piece is encoded once, when its block
+ * pieces they are made of; the same version means the same bytes. A piece is written once, when its block
  * is rendered, and kept as bytes: a scrape hands the same buffers out again (no string is joined,
  * flattened or encoded per scrape). A chunk's `text` decodes each piece the first time a caller asks for
  * text and keeps it from then on (a server that sends the bytes never holds the exposition twice;
@@ -124,6 +126,7 @@ export class BlockRenderer {
     const viewById = new Map<number, WriterView>();
     for (const w of writers) viewById.set(w.row.id, w);
     const rendered = new Map<number, Map<number, Buffer>>();
+    const out = new Utf8Writer();
     const renderRange = (lo: number, hi: number) => {
       const series = s.readSeriesRange.all(lo, hi) as SeriesRow[];
       if (series.length === 0) return;
@@ -157,7 +160,8 @@ export class BlockRenderer {
         for (const [id, rows] of byMetric) {
           const m = byId.get(id);
           if (!m) continue; // a series of a metric row that is gone (not rendered, as before)
-          pieces.set(id, Buffer.from(renderSamples(m, rows, ctx, pidLabels.get(id) ?? 'pid'), 'utf8'));
+          renderSamples(m, rows, ctx, pidLabels.get(id) ?? 'pid', out);
+          pieces.set(id, out.take());
         }
         rendered.set(block, pieces);
       }
