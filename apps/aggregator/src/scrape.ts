@@ -22,9 +22,29 @@ class StoredChunk {
   /** Compress it; `source` is the chunk in the scrape that asks (the same bytes for the same version). */
   gzip(source: ScrapeChunk): Buffer {
     const bytes = source.bytes;
-    this.gzipped ??= compress(bytes.length === 1 ? (bytes[0] as Buffer) : Buffer.concat(bytes));
+    this.gzipped ??= compress(bytes.length === 1 ? (bytes[0] as Buffer) : joined(bytes));
     return this.gzipped;
   }
+}
+
+/**
+ * Where a chunk's pieces are put together to be compressed, reused from chunk to chunk and scrape to
+ * scrape. `Buffer.concat` took fresh memory for every chunk: at S=100000 with every series changed, 140 MB
+ * a scrape, whose page faults cost about 120 ms of the compression's 420 ms (2 cores, a VM).
+ */
+let joinBuffer = Buffer.allocUnsafeSlow(256 * 1024);
+
+/** `parts` one after the other, in `joinBuffer` (valid until the next call). */
+function joined(parts: readonly Buffer[]): Buffer {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  if (length > joinBuffer.length) joinBuffer = Buffer.allocUnsafeSlow(Math.max(length, 2 * joinBuffer.length));
+  let at = 0;
+  for (const part of parts) {
+    joinBuffer.set(part, at);
+    at += part.length;
+  }
+  return joinBuffer.subarray(0, length);
 }
 
 /**
