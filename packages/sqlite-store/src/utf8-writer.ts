@@ -76,7 +76,7 @@ export class Utf8Writer {
       v = -v;
     }
     // Digits from the last; `v` fits 31 bits, so `| 0` is an exact integer division.
-    let end = this.pos + (v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : digitCount(v));
+    let end = this.pos + digitCount(v);
     this.pos = end;
     do {
       const q = (v / 10) | 0;
@@ -106,11 +106,8 @@ export const SPACE = 0x20;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 
+/** The decimal digits of `v`, an integer from 0 to 2^31 - 1 (compared, not divided: it runs for every sample). */
 function digitCount(v: number): number {
-  let n = 1;
-  while (v >= 10) {
-    v = (v / 10) | 0;
-    n++;
-  }
-  return n;
+  if (v < 1e5) return v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : 5;
+  return v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
 }
