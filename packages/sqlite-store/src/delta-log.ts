@@ -1,7 +1,8 @@
 /**
  * The delta log (schema version 3, issue 17): what a flush adds to counters, histograms and summaries is
- * appended as rows of the `deltas` table (LOG_ROW_ENTRIES entries at most each), and folded into the merged `series` rows later by the process
- * that scrapes them (store.ts); a writer folds it only before it deletes series rows (a replaced metric).
+ * appended as rows of the `deltas` table (LOG_ROW_ENTRIES entries at most each), and folded into the
+ * merged `series` rows later by the process that scrapes them (store.ts); a writer folds it only before it
+ * deletes series rows (a replaced metric).
  *
  * Why: SQLite spends about 0.8 µs on each row it updates, however the updates are batched, and a flush that
  * added its deltas row by row paid that (and a read of the stored vector) for every changed series, in the

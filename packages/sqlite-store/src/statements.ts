@@ -58,7 +58,8 @@ const SQL = {
   readVector: 'pluck:SELECT hex(vector) FROM series WHERE id = ?',
   setVector: 'UPDATE series SET vector = ? WHERE id = ?',
   setVectors: `UPDATE series SET vector = v.column2 FROM (VALUES ${BATCH_VALUES}) AS v WHERE series.id = v.column1`,
-  // The delta log (delta-log.ts): a flush appends one row, a fold reads them all in order and deletes them.
+  // The delta log (delta-log.ts): a flush appends rows of up to LOG_ROW_ENTRIES entries; a fold reads the
+  // oldest in order (until they add to FOLD_SERIES series) and deletes them.
   insertDeltas: 'INSERT INTO deltas (writer_id, at, entries, body) VALUES (?, ?, ?, ?)',
   readDeltas: 'raw:SELECT id, body FROM deltas WHERE id <= ? ORDER BY id',
   deleteDeltas: 'DELETE FROM deltas WHERE id <= ?',
