@@ -252,6 +252,22 @@ describe('HttpRecorder.track', () => {
     expect(await recorded(first.registry)).toMatchObject([{ series: 'POST /sealed 200', count: 1 }]);
   });
 
+  it('computes custom labels the moment the response ends, not when the metrics are read', async () => {
+    let phase = 'serving';
+    const rec = recorder({ customLabels: { phase: () => phase } });
+    const base = await serve((req, res) => {
+      phase = 'serving';
+      rec.track(req, res, req);
+      res.on('finish', () => setImmediate(() => (phase = 'after the response')));
+      res.end('ok');
+    });
+    for (let i = 0; i < 3; i++) await (await fetch(`${base}/labelled`)).text();
+    await pause(50);
+    const metric = (await rec.registry.getMetricsAsJSON()).find((m) => m.name === 'http_request_duration_seconds');
+    const phases = new Set((metric?.values ?? []).map((v) => v.labels.phase));
+    expect([...phases]).toEqual(['serving']);
+  });
+
   it('never fails the server when the route function throws: the request counts, as unmatched', async () => {
     const rec = createHttpRecorder<IncomingMessage>(
       { customLabels: { tenant: () => 'acme' } },
