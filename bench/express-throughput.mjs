@@ -5,17 +5,23 @@
  * processes: each block starts the three variants, warms each up, then loads them in turns of
  * BENCH_EXPRESS_SLICE_MS (the order rotates) until each had BENCH_EXPRESS_MS, with keep-alive connections
  * from this process. A variant loaded for 3 s after another (the first version of this bench) measured the
- * machine's drift as much as the variant: on the shared 2-core machine one block's ratio ranged from 0.71x
- * to 1.43x of off. `ratio` = variant / off within the block; the median over blocks is reported, with the
- * range.
+ * machine's drift as much as the variant: on the shared 2-core machine one run's per-block ratios ranged
+ * from 0.71x to 1.43x of off.
  *
- * Env: BENCH_EXPRESS_BLOCKS (default 6), BENCH_EXPRESS_MS (default 3000), BENCH_EXPRESS_SLICE_MS (default 500),
- * BENCH_EXPRESS_CONNECTIONS (default 16).
+ * On Linux with 2 CPUs or more (and `taskset`), this process, the load generator, runs on CPU 0 and every
+ * server on CPU 1, so that the scheduler never puts a server and the client on one core (unpinned, two A/A
+ * runs of two identical servers measured 0.82-1.11x per block; pinned, 0.97-1.09x, 2026-12-07). Each server's CPU time
+ * (all its threads, from /proc) is also summed over its turns: `*CpuUs` is its CPU time per request, which
+ * the client's own noise does not reach. `ratio` = variant / off within the block; the median over blocks
+ * is reported, with the range.
+ *
+ * Env: BENCH_EXPRESS_BLOCKS (default 6), BENCH_EXPRESS_MS (default 3000), BENCH_EXPRESS_SLICE_MS (default 250),
+ * BENCH_EXPRESS_CONNECTIONS (default 16), BENCH_EXPRESS_PIN=0 (no pinning).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emit, envInt, median, QUICK, round } from './lib/stats.mjs';
@@ -24,12 +30,39 @@ const SERVER = fileURLToPath(new URL('express-server.mjs', import.meta.url));
 const BLOCKS = envInt('BENCH_EXPRESS_BLOCKS', QUICK ? 2 : 6);
 const DURATION_MS = envInt('BENCH_EXPRESS_MS', QUICK ? 1500 : 3000);
 const CONNECTIONS = envInt('BENCH_EXPRESS_CONNECTIONS', 16);
-const SLICE_MS = envInt('BENCH_EXPRESS_SLICE_MS', 500);
+const SLICE_MS = envInt('BENCH_EXPRESS_SLICE_MS', 250);
 const VARIANTS = ['off', 'prom-bundle', 'kci'];
 const PATHS = ['/api/tree/5e1f2a9/summary', '/api/build/b1234', '/api/tree/9c0ffee/summary', '/api/build/b5678'];
 
+/** The CPU the servers run on, once this process is pinned to CPU 0; undefined when not pinned. */
+const SERVER_CPU = pin();
+
+function pin() {
+  if (process.platform !== 'linux' || availableParallelism() < 2 || process.env.BENCH_EXPRESS_PIN === '0') return;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    return '1';
+  } catch {
+    return undefined; // no taskset: unpinned, as on other systems
+  }
+}
+
+/** CPU time of a process so far, all threads, in ms (Linux; undefined elsewhere). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ ticks
+  } catch {
+    return undefined;
+  }
+}
+
 function start(variant, dir) {
-  const child = spawn(process.execPath, [SERVER, variant, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [command, args] =
+    SERVER_CPU === undefined
+      ? [process.execPath, [SERVER, variant, dir]]
+      : ['taskset', ['-c', SERVER_CPU, process.execPath, SERVER, variant, dir]]; // taskset execs: same pid
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((ready, fail) => {
     child.stdout.once('data', (d) => ready({ port: Number(String(d).trim()), child }));
     child.once('exit', (code) => fail(new Error(`${variant} server exited ${code}`)));
@@ -69,6 +102,8 @@ function load(port, ms) {
 
 const ratios = { 'prom-bundle': [], kci: [] };
 const rps = { off: [], 'prom-bundle': [], kci: [] };
+/** Per variant, over every block: server CPU ms during its turns, and the requests it served then. */
+const cpu = { off: [0, 0], 'prom-bundle': [0, 0], kci: [0, 0] };
 const slices = Math.max(1, Math.round(DURATION_MS / SLICE_MS));
 for (let block = 0; block < BLOCKS; block++) {
   const servers = {};
@@ -86,9 +121,17 @@ for (let block = 0; block < BLOCKS; block++) {
     for (let slice = 0; slice < slices; slice++) {
       for (let i = 0; i < VARIANTS.length; i++) {
         const variant = VARIANTS[(i + slice + block) % VARIANTS.length];
+        const { port, child } = servers[variant];
         const t0 = performance.now();
-        done[variant] += await load(servers[variant].port, SLICE_MS);
+        const c0 = cpuMs(child.pid);
+        const served = await load(port, SLICE_MS);
+        const c1 = cpuMs(child.pid);
         ms[variant] += performance.now() - t0;
+        done[variant] += served;
+        if (c0 !== undefined && c1 !== undefined) {
+          cpu[variant][0] += c1 - c0;
+          cpu[variant][1] += served;
+        }
       }
     }
     const got = Object.fromEntries(VARIANTS.map((v) => [v, done[v] / (ms[v] / 1000)]));
@@ -101,6 +144,8 @@ for (let block = 0; block < BLOCKS; block++) {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
+/** Server CPU µs per request; null without /proc. */
+const cpuUs = (v) => (cpu[v][1] > 0 ? round((1000 * cpu[v][0]) / cpu[v][1], 1) : null);
 const record = {
   bench: 'express-throughput',
   offRps: round(median(rps.off), 0),
@@ -111,6 +156,13 @@ const record = {
   kciVsOffRange: [round(Math.min(...ratios.kci)), round(Math.max(...ratios.kci))],
   promBundleVsOffRange: [round(Math.min(...ratios['prom-bundle'])), round(Math.max(...ratios['prom-bundle']))],
   kciVsPromBundle: round(median(rps.kci.map((r, i) => r / rps['prom-bundle'][i]))),
+  offCpuUs: cpuUs('off'),
+  promBundleCpuUs: cpuUs('prom-bundle'),
+  kciCpuUs: cpuUs('kci'),
+  /** Throughput as the servers' CPU time per request predicts it for a CPU-bound server: off / kci. */
+  kciVsOffByCpu: cpuUs('kci') ? round(cpuUs('off') / cpuUs('kci')) : null,
+  promBundleVsOffByCpu: cpuUs('prom-bundle') ? round(cpuUs('off') / cpuUs('prom-bundle')) : null,
+  pinned: SERVER_CPU !== undefined,
   blocks: BLOCKS,
   durationMs: DURATION_MS,
   sliceMs: SLICE_MS,
@@ -118,5 +170,5 @@ const record = {
 };
 emit(record);
 process.stderr.write(
-  `express: off ${record.offRps} req/s; express-prom-bundle ${record.promBundleVsOff}x of off; @kci-metrics/express + store ${record.kciVsOff}x of off (${record.kciVsOffRange.join('-')}), ${record.kciVsPromBundle}x express-prom-bundle\n`,
+  `express: off ${record.offRps} req/s; express-prom-bundle ${record.promBundleVsOff}x of off; @kci-metrics/express + store ${record.kciVsOff}x of off (${record.kciVsOffRange.join('-')}), ${record.kciVsPromBundle}x express-prom-bundle; server CPU per request off ${record.offCpuUs} us, express-prom-bundle ${record.promBundleCpuUs}, ours ${record.kciCpuUs}${record.pinned ? ' (pinned)' : ''}\n`,
 );

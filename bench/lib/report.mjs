@@ -115,6 +115,12 @@ export function evaluateTargets(records) {
   return targets;
 }
 
+/** A server's CPU time per request, and the throughput ratio to off it predicts (older records: none). */
+function cpuCell(us, vsOff) {
+  if (us == null) return '-';
+  return vsOff == null ? `${us} µs` : `${us} µs (off / this: ${vsOff}x)`;
+}
+
 /** Plain-text tables for stderr (and for pasting into a README). */
 export function formatTable(records, machine, summary) {
   const lines = [];
@@ -198,11 +204,11 @@ export function formatTable(records, machine, summary) {
   if (ex) {
     lines.push(
       '',
-      '| Express, one process | req/s (median of blocks) | vs off |',
-      '|---|---|---|',
-      `| metrics off | ${ex.offRps} | 1 |`,
-      `| express-prom-bundle | ${ex.promBundleRps} | ${ex.promBundleVsOff}x (${ex.promBundleVsOffRange.join('-')}) |`,
-      `| @kci-metrics/express + store | ${ex.kciRps} | ${ex.kciVsOff}x (${ex.kciVsOffRange.join('-')}); ${ex.kciVsPromBundle}x express-prom-bundle |`,
+      `| Express, one process${ex.pinned ? ' (server and client pinned to their own cores)' : ''} | req/s (median of blocks) | vs off | server CPU per request |`,
+      '|---|---|---|---|',
+      `| metrics off | ${ex.offRps} | 1 | ${cpuCell(ex.offCpuUs)} |`,
+      `| express-prom-bundle | ${ex.promBundleRps} | ${ex.promBundleVsOff}x (${ex.promBundleVsOffRange.join('-')}) | ${cpuCell(ex.promBundleCpuUs, ex.promBundleVsOffByCpu)} |`,
+      `| @kci-metrics/express + store | ${ex.kciRps} | ${ex.kciVsOff}x (${ex.kciVsOffRange.join('-')}); ${ex.kciVsPromBundle}x express-prom-bundle | ${cpuCell(ex.kciCpuUs, ex.kciVsOffByCpu)} |`,
     );
   }
   lines.push('', 'Targets:');
