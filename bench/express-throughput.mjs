@@ -9,11 +9,11 @@
  * from 0.71x to 1.43x of off.
  *
  * On Linux with 2 CPUs or more (and `taskset`), this process, the load generator, runs on CPU 0 and every
- * server on CPU 1, so that the scheduler never puts a server and the client on one core (unpinned, two A/A
- * runs of two identical servers measured 0.82-1.11x per block; pinned, 0.97-1.09x, 2026-12-07). Each server's CPU time
- * (all its threads, from /proc) is also summed over its turns: `*CpuUs` is its CPU time per request, which
- * the client's own noise does not reach. `ratio` = variant / off within the block; the median over blocks
- * is reported, with the range.
+ * server on CPU 1, so that the scheduler never puts a server and the client on one core (2026-12-07: two
+ * unpinned A/A runs of two identical servers measured 0.82-1.11x per block; pinned, 0.97-1.09x). Each
+ * server's CPU time (all its threads, from /proc) is also summed over its turns: `*CpuUs` is its CPU time
+ * per request, which the client's own noise does not reach. `ratio` = variant / off within the block; the
+ * median over blocks is reported, with the range.
  *
  * Env: BENCH_EXPRESS_BLOCKS (default 6), BENCH_EXPRESS_MS (default 3000), BENCH_EXPRESS_SLICE_MS (default 250),
  * BENCH_EXPRESS_CONNECTIONS (default 16), BENCH_EXPRESS_PIN=0 (no pinning).
@@ -51,7 +51,7 @@ function pin() {
 function cpuMs(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ ticks
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in ticks of 1/100 s (USER_HZ)
   } catch {
     return undefined;
   }
