@@ -19,12 +19,12 @@
  * BENCH_EXPRESS_CONNECTIONS (default 16), BENCH_EXPRESS_PIN=0 (no pinning).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { emit, envInt, median, QUICK, round } from './lib/stats.mjs';
+import { emit, envInt, median, processCpuMs, QUICK, round } from './lib/stats.mjs';
 
 const SERVER = fileURLToPath(new URL('express-server.mjs', import.meta.url));
 const BLOCKS = envInt('BENCH_EXPRESS_BLOCKS', QUICK ? 2 : 6);
@@ -47,11 +47,10 @@ function pin() {
   }
 }
 
-/** CPU time of a process so far, all threads, in ms (Linux; undefined elsewhere). */
+/** A server's CPU time so far, in ms; undefined without /proc (not Linux). */
 function cpuMs(pid) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in ticks of 1/100 s (USER_HZ)
+    return processCpuMs(pid);
   } catch {
     return undefined;
   }
@@ -144,8 +143,12 @@ for (let block = 0; block < BLOCKS; block++) {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
-/** Server CPU µs per request; null without /proc. */
-const cpuUs = (v) => (cpu[v][1] > 0 ? round((1000 * cpu[v][0]) / cpu[v][1], 1) : null);
+/** Server CPU µs per request by variant; null without /proc. */
+const cpuUs = Object.fromEntries(
+  VARIANTS.map((v) => [v, cpu[v][1] > 0 ? round((1000 * cpu[v][0]) / cpu[v][1], 1) : null]),
+);
+/** Throughput as the servers' CPU time per request predicts it for a CPU-bound server: off / variant. */
+const byCpu = (v) => (cpuUs[v] ? round(cpuUs.off / cpuUs[v]) : null);
 const record = {
   bench: 'express-throughput',
   offRps: round(median(rps.off), 0),
@@ -156,12 +159,11 @@ const record = {
   kciVsOffRange: [round(Math.min(...ratios.kci)), round(Math.max(...ratios.kci))],
   promBundleVsOffRange: [round(Math.min(...ratios['prom-bundle'])), round(Math.max(...ratios['prom-bundle']))],
   kciVsPromBundle: round(median(rps.kci.map((r, i) => r / rps['prom-bundle'][i]))),
-  offCpuUs: cpuUs('off'),
-  promBundleCpuUs: cpuUs('prom-bundle'),
-  kciCpuUs: cpuUs('kci'),
-  /** Throughput as the servers' CPU time per request predicts it for a CPU-bound server: off / kci. */
-  kciVsOffByCpu: cpuUs('kci') ? round(cpuUs('off') / cpuUs('kci')) : null,
-  promBundleVsOffByCpu: cpuUs('prom-bundle') ? round(cpuUs('off') / cpuUs('prom-bundle')) : null,
+  offCpuUs: cpuUs.off,
+  promBundleCpuUs: cpuUs['prom-bundle'],
+  kciCpuUs: cpuUs.kci,
+  kciVsOffByCpu: byCpu('kci'),
+  promBundleVsOffByCpu: byCpu('prom-bundle'),
   pinned: SERVER_CPU !== undefined,
   blocks: BLOCKS,
   durationMs: DURATION_MS,

@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { Database } from './lib/deps.mjs';
-import { emit, listFromEnv, median, round } from './lib/stats.mjs';
+import { emit, listFromEnv, median, processCpuMs, round } from './lib/stats.mjs';
 import { COUNTER_INC, counterTotal } from './lib/workload.mjs';
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
@@ -42,7 +42,6 @@ const FORMATS = {
   openmetrics: 'application/openmetrics-text;version=1.0.0',
 };
 const WARMUP = 5;
-const TICKS = 100; // clock ticks per second, as /proc/<pid>/stat counts (CLK_TCK on Linux)
 
 function freePort() {
   return new Promise((done) => {
@@ -74,13 +73,9 @@ async function startAggregator(root, dir) {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  const stat = () => readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return {
     url,
-    cpuMs: () => {
-      const f = stat();
-      return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
-    },
+    cpuMs: () => processCpuMs(child.pid),
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024,
     stop: () => new Promise((done) => child.once('exit', done) && child.kill('SIGTERM')),
   };

@@ -1,4 +1,9 @@
+import { readFileSync } from 'node:fs';
+
 /** Small helpers shared by the benchmarks: medians, timing and the JSON-lines output. */
+
+/** Clock ticks per second, as /proc/<pid>/stat counts them (CLK_TCK, USER_HZ: 100 on Linux). */
+const TICKS = 100;
 
 /** The median of a list of numbers (the mean of the middle two for an even count). */
 export function median(values) {
@@ -18,6 +23,12 @@ export function round(value, digits = 3) {
   if (!Number.isFinite(value)) return value;
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+/** CPU time another process has used so far, all its threads (utime + stime from /proc), in ms; Linux only. */
+export function processCpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
 }
 
 /** Print one measurement as a JSON line on stdout (stdout carries nothing else). */
