@@ -1,8 +1,9 @@
 /**
  * express-throughput: requests per second a minimal CPU-bound Express app serves in one process (two
  * parameterised routes returning small JSON, bench/express-server.mjs) with metrics off, with
- * express-prom-bundle, and with @kci-metrics/express plus the SQLite store (issue 17), in blocks of fresh
- * processes: each block starts the three variants, warms each up, then loads them in turns of
+ * express-prom-bundle, with @kci-metrics/express plus the SQLite store (issue 17), and with the floor (a
+ * minimal recorder of our design, as a reference for what any such recorder costs here), in blocks of fresh
+ * processes: each block starts the four variants, warms each up, then loads them in turns of
  * BENCH_EXPRESS_SLICE_MS (the order rotates) until each had BENCH_EXPRESS_MS, with keep-alive connections
  * from this process. A variant loaded for 3 s after another (the first version of this bench) measured the
  * machine's drift as much as the variant: on the shared 2-core machine one run's per-block ratios ranged
@@ -31,7 +32,7 @@ const BLOCKS = envInt('BENCH_EXPRESS_BLOCKS', QUICK ? 2 : 6);
 const DURATION_MS = envInt('BENCH_EXPRESS_MS', QUICK ? 1500 : 3000);
 const CONNECTIONS = envInt('BENCH_EXPRESS_CONNECTIONS', 16);
 const SLICE_MS = envInt('BENCH_EXPRESS_SLICE_MS', 250);
-const VARIANTS = ['off', 'prom-bundle', 'kci'];
+const VARIANTS = ['off', 'prom-bundle', 'kci', 'floor'];
 const PATHS = ['/api/tree/5e1f2a9/summary', '/api/build/b1234', '/api/tree/9c0ffee/summary', '/api/build/b5678'];
 
 /** The CPU the servers run on, once this process is pinned to CPU 0; undefined when not pinned. */
@@ -99,10 +100,12 @@ function load(port, ms) {
   });
 }
 
-const ratios = { 'prom-bundle': [], kci: [] };
-const rps = { off: [], 'prom-bundle': [], kci: [] };
+const perVariant = (make) => Object.fromEntries(VARIANTS.map((v) => [v, make()]));
+/** Per variant, per block: throughput, and throughput / off's in the same block. */
+const rps = perVariant(() => []);
+const ratios = perVariant(() => []);
 /** Per variant, over every block: server CPU ms during its turns, and the requests it served then. */
-const cpu = { off: [0, 0], 'prom-bundle': [0, 0], kci: [0, 0] };
+const cpu = perVariant(() => [0, 0]);
 const slices = Math.max(1, Math.round(DURATION_MS / SLICE_MS));
 for (let block = 0; block < BLOCKS; block++) {
   const servers = {};
@@ -114,9 +117,9 @@ for (let block = 0; block < BLOCKS; block++) {
       servers[variant] = await start(variant, dir);
     }
     for (const variant of VARIANTS) await load(servers[variant].port, 500); // warm-up: JIT, the store's first flush
-    // The variants take turns in slices (the order rotates), so that the machine's drifts reach all three alike.
-    const done = { off: 0, 'prom-bundle': 0, kci: 0 };
-    const ms = { off: 0, 'prom-bundle': 0, kci: 0 };
+    // The variants take turns in slices (the order rotates), so that the machine's drifts reach all alike.
+    const done = perVariant(() => 0);
+    const ms = perVariant(() => 0);
     for (let slice = 0; slice < slices; slice++) {
       for (let i = 0; i < VARIANTS.length; i++) {
         const variant = VARIANTS[(i + slice + block) % VARIANTS.length];
@@ -134,9 +137,10 @@ for (let block = 0; block < BLOCKS; block++) {
       }
     }
     const got = Object.fromEntries(VARIANTS.map((v) => [v, done[v] / (ms[v] / 1000)]));
-    for (const v of VARIANTS) rps[v].push(got[v]);
-    ratios['prom-bundle'].push(got['prom-bundle'] / got.off);
-    ratios.kci.push(got.kci / got.off);
+    for (const v of VARIANTS) {
+      rps[v].push(got[v]);
+      ratios[v].push(got[v] / got.off);
+    }
   } finally {
     for (const { child } of Object.values(servers))
       await new Promise((exited) => child.once('exit', exited) && child.kill('SIGTERM'));
@@ -159,10 +163,15 @@ const record = {
   kciVsOffRange: [round(Math.min(...ratios.kci)), round(Math.max(...ratios.kci))],
   promBundleVsOffRange: [round(Math.min(...ratios['prom-bundle'])), round(Math.max(...ratios['prom-bundle']))],
   kciVsPromBundle: round(median(rps.kci.map((r, i) => r / rps['prom-bundle'][i]))),
+  floorRps: round(median(rps.floor), 0),
+  floorVsOff: round(median(ratios.floor)),
+  floorVsOffRange: [round(Math.min(...ratios.floor)), round(Math.max(...ratios.floor))],
   offCpuUs: cpuUs.off,
   promBundleCpuUs: cpuUs['prom-bundle'],
   kciCpuUs: cpuUs.kci,
+  floorCpuUs: cpuUs.floor,
   kciVsOffByCpu: byCpu('kci'),
+  floorVsOffByCpu: byCpu('floor'),
   promBundleVsOffByCpu: byCpu('prom-bundle'),
   pinned: SERVER_CPU !== undefined,
   blocks: BLOCKS,
@@ -172,5 +181,5 @@ const record = {
 };
 emit(record);
 process.stderr.write(
-  `express: off ${record.offRps} req/s; express-prom-bundle ${record.promBundleVsOff}x of off; @kci-metrics/express + store ${record.kciVsOff}x of off (${record.kciVsOffRange.join('-')}), ${record.kciVsPromBundle}x express-prom-bundle; server CPU per request off ${record.offCpuUs} us, express-prom-bundle ${record.promBundleCpuUs}, ours ${record.kciCpuUs}${record.pinned ? ' (pinned)' : ''}\n`,
+  `express: off ${record.offRps} req/s; express-prom-bundle ${record.promBundleVsOff}x of off; @kci-metrics/express + store ${record.kciVsOff}x of off (${record.kciVsOffRange.join('-')}), ${record.kciVsPromBundle}x express-prom-bundle; the floor ${record.floorVsOff}x of off; server CPU per request off ${record.offCpuUs} us, express-prom-bundle ${record.promBundleCpuUs}, ours ${record.kciCpuUs}, the floor ${record.floorCpuUs}${record.pinned ? ' (pinned)' : ''}\n`,
 );

@@ -209,6 +209,11 @@ export function formatTable(records, machine, summary) {
       `| metrics off | ${ex.offRps} | 1 | ${cpuCell(ex.offCpuUs)} |`,
       `| express-prom-bundle | ${ex.promBundleRps} | ${ex.promBundleVsOff}x (${ex.promBundleVsOffRange.join('-')}) | ${cpuCell(ex.promBundleCpuUs, ex.promBundleVsOffByCpu)} |`,
       `| @kci-metrics/express + store | ${ex.kciRps} | ${ex.kciVsOff}x (${ex.kciVsOffRange.join('-')}); ${ex.kciVsPromBundle}x express-prom-bundle | ${cpuCell(ex.kciCpuUs, ex.kciVsOffByCpu)} |`,
+      ...(ex.floorRps == null
+        ? []
+        : [
+            `| the floor: a minimal recorder of our design (reference, not shipped) | ${ex.floorRps} | ${ex.floorVsOff}x (${ex.floorVsOffRange.join('-')}) | ${cpuCell(ex.floorCpuUs, ex.floorVsOffByCpu)} |`,
+          ]),
     );
   }
   lines.push('', 'Targets:');
