@@ -49,6 +49,7 @@ async function floorRecorder(app) {
   const { defineHttpMetrics, HTTP_DURATION_BUCKETS } = await dist('core', 'http-metrics.js');
   const { httpObserver } = await dist('core', 'http-observer.js');
   const { batched } = await dist('core', 'observation-batch.js');
+  const { UNMATCHED_ROUTE } = await dist('core', 'labels.js');
   const { prepareRoute, routeTemplate } = await dist('express', 'route-template.js');
   const { Registry } = createRequire(new URL('../packages/core/package.json', import.meta.url))('prom-client');
   const { duration } = defineHttpMetrics(new Registry(), {
@@ -74,7 +75,7 @@ async function floorRecorder(app) {
     const pending = sock[PENDING];
     if (pending === undefined || pending.response !== res) return;
     sock[PENDING] = undefined;
-    const route = routeTemplate(pending.request, app, '') ?? '<unmatched>';
+    const route = routeTemplate(pending.request, app, '') ?? UNMATCHED_ROUTE;
     observe(pending.method, route, Reflect.get(res, 'statusCode'), (performance.now() - pending.startedAt) / 1000);
   });
   let walked = false;

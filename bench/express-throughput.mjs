@@ -151,6 +151,8 @@ for (let block = 0; block < BLOCKS; block++) {
 const cpuUs = Object.fromEntries(
   VARIANTS.map((v) => [v, cpu[v][1] > 0 ? round((1000 * cpu[v][0]) / cpu[v][1], 1) : null]),
 );
+/** The lowest and highest per-block throughput ratio to off of a variant. */
+const range = (v) => [round(Math.min(...ratios[v])), round(Math.max(...ratios[v]))];
 /** Throughput as the servers' CPU time per request predicts it for a CPU-bound server: off / variant. */
 const byCpu = (v) => (cpuUs[v] ? round(cpuUs.off / cpuUs[v]) : null);
 const record = {
@@ -160,12 +162,12 @@ const record = {
   kciRps: round(median(rps.kci), 0),
   promBundleVsOff: round(median(ratios['prom-bundle'])),
   kciVsOff: round(median(ratios.kci)),
-  kciVsOffRange: [round(Math.min(...ratios.kci)), round(Math.max(...ratios.kci))],
-  promBundleVsOffRange: [round(Math.min(...ratios['prom-bundle'])), round(Math.max(...ratios['prom-bundle']))],
+  kciVsOffRange: range('kci'),
+  promBundleVsOffRange: range('prom-bundle'),
   kciVsPromBundle: round(median(rps.kci.map((r, i) => r / rps['prom-bundle'][i]))),
   floorRps: round(median(rps.floor), 0),
   floorVsOff: round(median(ratios.floor)),
-  floorVsOffRange: [round(Math.min(...ratios.floor)), round(Math.max(...ratios.floor))],
+  floorVsOffRange: range('floor'),
   offCpuUs: cpuUs.off,
   promBundleCpuUs: cpuUs['prom-bundle'],
   kciCpuUs: cpuUs.kci,
