@@ -21,58 +21,60 @@ interface HttpMessage {
   socket: Socket;
 }
 
-/** Whoever claimed an exchange; told once, with what it claimed it as, when the exchange is over. */
-export interface ExchangeSink {
-  end(claim: unknown, statusCode: number): void;
-}
-
 /**
- * One request and its response, as node:http announced it. What is read here is read before any web
- * framework has touched the two objects: Express re-prototypes `req` and `res` and adds properties to
- * them, which gives each request's pair a hidden class of its own, and then every property read costs
- * V8 an inline-cache miss (measured: most of what the Express adapter cost per request). What the
- * claimant keeps about the request is its own `claim` object, opaque here.
+ * What a claimant keeps of an exchange it claimed: the claimant's own record of the request, which is the
+ * only object made per request. `sink.end(claim, statusCode)` is called once, when the exchange is over.
  */
-export class Exchange {
-  /** Who claimed it, and its record of the request. */
-  sink: ExchangeSink | undefined = undefined;
-  claim: unknown = undefined;
-  done = false;
+export interface ExchangeClaim {
+  /** The response the exchange ends with (a record that is not a claim has none). */
+  readonly response: ServerResponse | undefined;
+  readonly sink: ExchangeSink | undefined;
   /** The next claimed exchange on the same connection (HTTP pipelining). */
-  next: Exchange | undefined = undefined;
+  nextOnConnection: ExchangeClaim | undefined;
+}
 
-  constructor(
-    readonly request: IncomingMessage,
-    readonly response: ServerResponse,
-    readonly socket: Socket,
-    readonly rawMethod: string | undefined,
-    readonly url: string | undefined,
-    readonly startedAt: number,
-  ) {}
+/** Whoever claimed an exchange; told once, with its claim, when the exchange is over. */
+export interface ExchangeSink {
+  end(claim: ExchangeClaim, statusCode: number): void;
 }
 
 /**
- * The exchange node:http announced last. node:http emits the server's 'request' event right after the
- * announcement, in the same tick, so a middleware installed before anything asynchronous finds its
- * request here. Nothing is stored per request: a WeakMap keyed by requests (tried first) made V8's
- * scavenger keep each finished request alive through the map's value (GC work per request nearly
- * doubled) and took a slow write barrier per insertion.
+ * The request node:http announced last, and what was read of it before any web framework touched it:
+ * Express re-prototypes `req` and `res` and adds properties to them, which gives each request's pair a
+ * hidden class of its own, and then every property read costs V8 an inline-cache miss (measured: most of
+ * what the Express adapter cost per request). node:http emits the server's 'request' event right after the
+ * announcement, in the same tick, so a middleware installed before anything asynchronous finds its request
+ * here.
+ *
+ * One object for the process, overwritten by each announcement: nothing is allocated per request until a
+ * recorder claims it, and then only the claimant's own record. (A WeakMap keyed by requests, tried first,
+ * made V8's scavenger keep each finished request alive through the map's value and took a slow write
+ * barrier per insertion.) A claim clears only `request`, which is what makes it exclusive: the response
+ * and socket of the last request stay referenced until the next announcement, which clearing them too
+ * cost 3-7 µs of CPU per request in the Express bench (interleaved runs, 16 blocks, twice).
  */
-let latest: Exchange | undefined;
+export class Announcement {
+  request: IncomingMessage | undefined = undefined;
+  response: ServerResponse | undefined = undefined;
+  socket: Socket | undefined = undefined;
+  /** The method and target as received. */
+  method: string | undefined = undefined;
+  url: string | undefined = undefined;
+  /** `performance.now()` when node:http announced it. */
+  startedAt = 0;
+}
+
+const announced = new Announcement();
 let watching = false;
 
 /**
- * The claimed exchanges of one connection that are not finished yet, oldest first: more than one only
- * with HTTP pipelining. Kept on the socket under a symbol: a socket's hidden class is stable, so reading it
- * there is cheap, where a WeakMap keyed by sockets cost a hash look-up at each claim and each finish
- * (measured: the claim bookkeeping cost 1.6% of an Express request's CPU time with a WeakMap and an array).
+ * The claimed exchanges of one connection that are not finished yet, oldest first (more than one only with
+ * HTTP pipelining), kept on the socket under a symbol: a socket's hidden class is stable, so reading it
+ * there is cheap, where a WeakMap keyed by sockets cost a hash look-up at each claim and each finish.
+ * `undefined`: nothing was ever claimed on the connection (no 'close' listener yet); `null`: nothing pending.
  */
-class Connection {
-  head: Exchange | undefined = undefined;
-  tail: Exchange | undefined = undefined;
-}
-const CONNECTION = Symbol('kci-metrics.connection');
-type Watched = Socket & { [CONNECTION]?: Connection };
+const CLAIMS = Symbol('kci-metrics.claims');
+type Watched = Socket & { [CLAIMS]?: ExchangeClaim | null };
 
 /** Start following node:http exchanges (once per process; later calls do nothing). */
 export function watchExchanges(): void {
@@ -83,80 +85,80 @@ export function watchExchanges(): void {
 }
 
 /**
- * The exchange node:http announced for `req`, if it is still unclaimed. Undefined when `req` is not the
- * request announced last (something asynchronous ran in between, the request started before
- * {@link watchExchanges}, or another server implementation serves it) or another sink claimed it first:
- * the caller then watches the response itself.
+ * node:http's announcement of `req`, if it is still unclaimed. Undefined when `req` is not the request
+ * announced last (something asynchronous ran in between, the request started before {@link watchExchanges},
+ * or another server implementation serves it) or another recorder claimed it first: the caller then
+ * watches the response itself. Valid until the next announcement: read it, then claim it or leave it.
  */
-export function unclaimedExchange(req: IncomingMessage): Exchange | undefined {
-  const exchange = latest;
-  return exchange !== undefined && exchange.request === req && exchange.sink === undefined ? exchange : undefined;
+export function announcementOf(req: IncomingMessage): Announcement | undefined {
+  return announced.request === req ? announced : undefined;
 }
 
 /**
- * Claim an exchange, so that `sink.end(claim, statusCode)` is called once, when it is over. Nothing is
- * changed before the one step that can throw (a socket that refuses a listener): a failed claim leaves the
- * exchange unclaimed.
+ * Claim the announced exchange, so that `claim.sink.end(claim, statusCode)` is called once, when it is
+ * over: when node:http finishes its response, or when its connection closes first. Nothing is changed
+ * before the one step that can throw (a socket that refuses a listener): a failed claim leaves the exchange
+ * unclaimed.
  */
-export function claimExchange(exchange: Exchange, sink: ExchangeSink, claim: unknown): void {
-  const socket = exchange.socket as Watched;
-  let connection = socket[CONNECTION];
-  if (connection === undefined) {
-    const created = new Connection();
+export function claimAnnounced(announcement: Announcement, claim: ExchangeClaim): void {
+  const socket = announcement.socket as Watched;
+  const pending = socket[CLAIMS];
+  if (pending === undefined) {
     // One listener per connection, not one per request: a connection that closes while a claimed response
     // is unfinished means the client went away (or the server broke the response off).
-    socket.once('close', () => abandon(created));
-    socket[CONNECTION] = created;
-    connection = created;
+    socket.once('close', onConnectionClose);
+    socket[CLAIMS] = claim;
+  } else if (pending === null) {
+    socket[CLAIMS] = claim;
+  } else {
+    let last = pending;
+    while (last.nextOnConnection !== undefined) last = last.nextOnConnection;
+    last.nextOnConnection = claim;
   }
-  exchange.sink = sink;
-  exchange.claim = claim;
-  if (latest === exchange) latest = undefined; // an idle process keeps no request alive
-  if (connection.tail === undefined) connection.head = exchange;
-  else connection.tail.next = exchange;
-  connection.tail = exchange;
+  announcement.request = undefined; // not claimed twice (its response and socket: see Announcement)
 }
 
 function onRequestStart(message: unknown): void {
   const { request, response, socket } = message as HttpMessage;
-  latest = new Exchange(request, response, socket, request.method, request.url, performance.now());
+  announced.request = request;
+  announced.response = response;
+  announced.socket = socket;
+  announced.method = request.method;
+  announced.url = request.url;
+  announced.startedAt = performance.now();
 }
 
 function onResponseFinish(message: unknown): void {
   const { response, socket } = message as HttpMessage;
-  const connection = (socket as Watched)[CONNECTION];
-  if (connection === undefined) return; // nobody claimed a request on this connection
-  let previous: Exchange | undefined;
-  let exchange = connection.head;
-  while (exchange !== undefined && exchange.response !== response) {
-    previous = exchange;
-    exchange = exchange.next;
+  const first = (socket as Watched)[CLAIMS];
+  if (first === undefined || first === null) return; // nothing claimed on this connection
+  let claim: ExchangeClaim | undefined = first;
+  let previous: ExchangeClaim | undefined;
+  while (claim !== undefined && claim.response !== response) {
+    previous = claim;
+    claim = claim.nextOnConnection;
   }
-  if (exchange === undefined) return; // an unclaimed response (perhaps pipelined between claimed ones)
-  if (previous === undefined) connection.head = exchange.next;
-  else previous.next = exchange.next;
-  if (connection.tail === exchange) connection.tail = previous;
-  exchange.next = undefined;
-  settle(exchange, sentStatus(response)); // read with Reflect.get: Express's response misses the inline cache
+  if (claim === undefined) return; // an unclaimed response (perhaps pipelined between claimed ones)
+  if (previous === undefined) (socket as Watched)[CLAIMS] = claim.nextOnConnection ?? null;
+  else previous.nextOnConnection = claim.nextOnConnection;
+  claim.nextOnConnection = undefined;
+  end(claim, sentStatus(response)); // read with Reflect.get: Express's response misses the inline cache
 }
 
-function abandon(connection: Connection): void {
-  let exchange = connection.head;
-  connection.head = undefined;
-  connection.tail = undefined;
-  while (exchange !== undefined) {
-    const next = exchange.next;
-    exchange.next = undefined;
-    settle(exchange, outcomeStatus(exchange.response));
-    exchange = next;
+function onConnectionClose(this: Watched): void {
+  let claim = this[CLAIMS];
+  this[CLAIMS] = null;
+  while (claim !== undefined && claim !== null) {
+    const next: ExchangeClaim | undefined = claim.nextOnConnection;
+    claim.nextOnConnection = undefined;
+    end(claim, outcomeStatus(claim.response as ServerResponse)); // a claim always carries its response
+    claim = next;
   }
 }
 
-function settle(exchange: Exchange, statusCode: number): void {
-  if (exchange.done) return;
-  exchange.done = true;
+function end(claim: ExchangeClaim, statusCode: number): void {
   try {
-    exchange.sink?.end(exchange.claim, statusCode);
+    claim.sink?.end(claim, statusCode);
   } catch {
     // a failing metric must not become an exception in node:http's event handlers
   }

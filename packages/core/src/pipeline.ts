@@ -1,5 +1,7 @@
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks'; // not the global's accessor: see exchange.ts
 import type { Histogram, Registry } from 'prom-client';
+import type { ExchangeClaim, ExchangeSink } from './exchange.js';
 import { type ExemplarSource, exemplarObserver } from './exemplars.js';
 import { fastObserver } from './fast-observe.js';
 import { defineHttpMetrics, type HttpMetrics, type InFlightCounts, inFlightCounter } from './http-metrics.js';
@@ -10,15 +12,18 @@ import type { LabelSource, ResolvedOptions } from './options.js';
 
 /**
  * One request, from when it is counted in flight to its {@link RequestPipeline.finish}, whichever way it
- * was seen: announced by node:http, watched by a 'close' listener, or timed by hand.
+ * was seen: announced by node:http (then it is also the exchange's claim, the one object made per
+ * request), watched by a 'close' listener, or timed by hand.
  */
-export class PendingRequest {
+export class PendingRequest implements ExchangeClaim {
   /** Body byte counters, when sizes are measured and the body could be watched. */
   requestBody: (() => number) | undefined = undefined;
   responseBody: (() => number) | undefined = undefined;
   /** The in-flight counter of its method, once it is counted. */
   counter: { n: number } | undefined = undefined;
   ended = false;
+  /** The next claimed exchange on its connection (HTTP pipelining). */
+  nextOnConnection: ExchangeClaim | undefined = undefined;
 
   /** The method label. */
   readonly method: string;
@@ -31,6 +36,9 @@ export class PendingRequest {
     /** The adapter's request context and mount site, handed back to it for the route (undefined by hand). */
     readonly ctx: unknown,
     readonly site: unknown,
+    /** The response it ends with, and who ends it, when node:http announced it (else undefined). */
+    readonly response: ServerResponse | undefined,
+    readonly sink: ExchangeSink | undefined,
   ) {
     this.method = normalizeMethod(rawMethod);
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks'; // not the global's accessor: see exchange.ts
 import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
-import { claimExchange, type Exchange, type ExchangeSink, unclaimedExchange, watchExchanges } from './exchange.js';
+import { type Announcement, announcementOf, claimAnnounced, type ExchangeSink, watchExchanges } from './exchange.js';
 import { type HttpRecorderOptions, isMetricsTarget, resolveOptions } from './options.js';
 import { PendingRequest, RequestPipeline } from './pipeline.js';
 import { countRequestBody, countResponseBody, whenClosed } from './response.js';
@@ -104,26 +104,26 @@ export function createHttpRecorder<Ctx = unknown>(
 
   function track(req: IncomingMessage, res: ServerResponse, ctx: Ctx, site?: unknown): void {
     try {
-      const exchange = unclaimedExchange(req);
-      if (exchange === undefined) trackByListener(req, res, ctx, site);
-      else if (!excluded(exchange.url ?? '/')) trackExchange(req, res, exchange, ctx, site);
+      const announcement = announcementOf(req);
+      if (announcement === undefined) trackByListener(req, res, ctx, site);
+      else if (!excluded(announcement.url ?? '/')) trackAnnounced(req, res, announcement, ctx, site);
     } catch {
       // metrics must never fail the request they describe; nothing is counted before the last step
     }
   }
 
   /** node:http announced the request: it ends when node:http finishes the response or the connection closes. */
-  function trackExchange(req: IncomingMessage, res: ServerResponse, exchange: Exchange, ctx: Ctx, site: unknown): void {
-    const request = new PendingRequest(exchange.rawMethod, exchange.startedAt, ctx, site);
+  function trackAnnounced(req: IncomingMessage, res: ServerResponse, at: Announcement, ctx: Ctx, site: unknown): void {
+    const request = new PendingRequest(at.method, at.startedAt, ctx, site, at.response, sink);
     watchBodies(request, req, res);
-    claimExchange(exchange, sink, request);
+    claimAnnounced(at, request);
     pipeline.enter(request);
   }
 
   /** Not announced (or claimed by another recorder): a 'close' listener on the response ends it. */
   function trackByListener(req: IncomingMessage, res: ServerResponse, ctx: Ctx, site: unknown): void {
     if (exclude(adapter.path ? adapter.path(ctx) : pathOf(req.url))) return;
-    const request = new PendingRequest(req.method, performance.now(), ctx, site);
+    const request = new PendingRequest(req.method, performance.now(), ctx, site, undefined, undefined);
     watchBodies(request, req, res);
     whenClosed(res, (statusCode) => settle(request, statusCode));
     pipeline.enter(request);
@@ -149,7 +149,7 @@ export function createHttpRecorder<Ctx = unknown>(
     registry,
     isExcluded: exclude,
     start(rawMethod) {
-      const request = new PendingRequest(rawMethod, performance.now(), undefined, undefined);
+      const request = new PendingRequest(rawMethod, performance.now(), undefined, undefined, undefined, undefined);
       pipeline.enter(request);
       return {
         end: ({ statusCode, route, ctx, requestBytes, responseBytes }) =>
