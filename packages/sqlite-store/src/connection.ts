@@ -16,6 +16,8 @@ export class Connection {
   private db: Database.Database | undefined;
   private stmts: Statements | undefined;
   private inode: number | undefined;
+  /** The busy timeout the open connection has, in ms; undefined until use() sets one. */
+  private busyTimeoutMs: number | undefined;
   /** Bumped at every (re)open: cached row ids from an older generation are meaningless. */
   generation = 0;
 
@@ -29,7 +31,12 @@ export class Connection {
   use<T>(code: StoreErrorCode, busyTimeoutMs: number, fn: (db: Database.Database, s: Statements) => T): T {
     try {
       const [db, s] = this.open();
-      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      // Set only when it changes: db.pragma() compiles its statement at every call (a tenth of a
+      // periodic flush's CPU under load).
+      if (busyTimeoutMs !== this.busyTimeoutMs) {
+        db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+        this.busyTimeoutMs = busyTimeoutMs;
+      }
       return fn(db, s);
     } catch (cause) {
       if (cause instanceof StoreError) throw cause;
@@ -81,6 +88,7 @@ export class Connection {
     }
     this.db = undefined;
     this.stmts = undefined;
+    this.busyTimeoutMs = undefined;
   }
 }
 
