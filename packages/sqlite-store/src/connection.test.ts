@@ -25,6 +25,22 @@ describe('Connection.use', () => {
     }
   });
 
+  it('knows of a timeout changed inside a use (the scrape waits less for its housekeeping)', () => {
+    const { dir } = tempDir();
+    const conn = new Connection(join(dir, 'metrics.db'), () => prepareDir(dir));
+    try {
+      expect(
+        conn.use('STORE_READ_FAILED', 1000, (db) => {
+          conn.setBusyTimeout(20);
+          return db.pragma('busy_timeout', { simple: true });
+        }),
+      ).toBe(20);
+      expect(busyTimeout(conn, 1000)).toBe(1000);
+    } finally {
+      conn.close();
+    }
+  });
+
   it('sets the busy timeout again on a connection it reopened (the file was replaced)', () => {
     const { dir } = tempDir();
     const path = join(dir, 'metrics.db');

@@ -265,13 +265,13 @@ export function openStore(options: StoreOptions = {}): MetricsStore {
       const liveness: Liveness = new Map(); // each writer's process looked at once per scrape
       // Folding is housekeeping: it waits briefly for the write lock, and a busy database must
       // neither fail nor stall the scrape (it is retried at the next one).
-      db.pragma(`busy_timeout = ${GC_BUSY_MS}`);
+      conn.setBusyTimeout(GC_BUSY_MS);
       try {
         collectGarbage(db, s, now, undefined, liveness);
       } catch {
         // retried at the next scrape
       } finally {
-        db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
+        conn.setBusyTimeout(READ_BUSY_MS);
       }
       // A connection of another generation is another file: nothing rendered before holds for it.
       const generation = conn.generation;
