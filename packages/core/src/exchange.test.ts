@@ -65,6 +65,16 @@ async function drained(registry: Registry): Promise<void> {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A recorder with the default options takes the plain path (one object literal per request); with a size
+ * histogram, custom labels or exemplars it takes the general one (PendingRequest and the pipeline). Both
+ * must count the same.
+ */
+const PATHS = [
+  ['the plain path', {}],
+  ['the general path', { responseSizes: true }],
+] as const;
+
 describe('HttpRecorder.track', () => {
   it('records the status sent, timed from the parsed request to the last byte of a streamed body', async () => {
     const rec = recorder();
@@ -102,55 +112,61 @@ describe('HttpRecorder.track', () => {
     expect(await recorded(rec.registry)).toMatchObject([{ series: 'GET /a 200', count: 20 }]);
   });
 
-  it('records 499 when the client hangs up first, and 500 when the server breaks the response off', async () => {
-    const rec = recorder();
-    const base = await serve((req, res) => {
-      rec.track(req, res, req);
-      res.write('partial');
-      if (req.url === '/broken') setTimeout(() => res.destroy(new Error('disk gone')), 20);
-    });
-    const hungUp = new Promise<void>((resolve) => {
-      const req = request(`${base}/hang-up`);
-      req.on('error', () => {});
-      req.on('response', (res) =>
-        res.once('data', () => {
-          req.destroy();
-          resolve();
-        }),
-      );
-      req.end();
-    });
-    await hungUp;
-    await fetch(`${base}/broken`)
-      .then((r) => r.text())
-      .catch(() => 'broken');
-    await drained(rec.registry);
-    expect(await recorded(rec.registry)).toMatchObject([
-      { series: 'GET /broken 500', count: 1 },
-      { series: 'GET /hang-up 499', count: 1 },
-    ]);
-    expect(await inFlight(rec.registry)).toBe(0);
-  });
+  it.each(PATHS)(
+    'records 499 when the client hangs up first, and 500 when the server breaks it off (%s)',
+    async (_, options) => {
+      const rec = recorder(options);
+      const base = await serve((req, res) => {
+        rec.track(req, res, req);
+        res.write('partial');
+        if (req.url === '/broken') setTimeout(() => res.destroy(new Error('disk gone')), 20);
+      });
+      const hungUp = new Promise<void>((resolve) => {
+        const req = request(`${base}/hang-up`);
+        req.on('error', () => {});
+        req.on('response', (res) =>
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          }),
+        );
+        req.end();
+      });
+      await hungUp;
+      await fetch(`${base}/broken`)
+        .then((r) => r.text())
+        .catch(() => 'broken');
+      await drained(rec.registry);
+      expect(await recorded(rec.registry)).toMatchObject([
+        { series: 'GET /broken 500', count: 1 },
+        { series: 'GET /hang-up 499', count: 1 },
+      ]);
+      expect(await inFlight(rec.registry)).toBe(0);
+    },
+  );
 
-  it('records each of several pipelined requests on one connection, and the unanswered ones as 499', async () => {
-    const rec = recorder();
-    const base = await serve((req, res) => {
-      rec.track(req, res, req);
-      if (req.url !== '/never') setTimeout(() => res.end(req.url), req.url === '/one' ? 30 : 0);
-    });
-    const socket = connect(Number(new URL(base).port), '127.0.0.1');
-    await once(socket, 'connect');
-    socket.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n');
-    socket.write('GET /never HTTP/1.1\r\nHost: x\r\n\r\nGET /queued HTTP/1.1\r\nHost: x\r\n\r\n');
-    let received = '';
-    socket.on('data', (d) => (received += d));
-    for (let i = 0; i < 100 && !received.includes('/two'); i++) await pause(10);
-    socket.destroy();
-    await drained(rec.registry);
-    const series = (await recorded(rec.registry)).map((s) => `${s.series} x${s.count}`);
-    // /queued was answered by the app, but behind /never: its response never left the server.
-    expect(series).toEqual(['GET /never 499 x1', 'GET /one 200 x1', 'GET /queued 499 x1', 'GET /two 200 x1']);
-  });
+  it.each(PATHS)(
+    'records each of several pipelined requests on one connection, the unanswered as 499 (%s)',
+    async (_, options) => {
+      const rec = recorder(options);
+      const base = await serve((req, res) => {
+        rec.track(req, res, req);
+        if (req.url !== '/never') setTimeout(() => res.end(req.url), req.url === '/one' ? 30 : 0);
+      });
+      const socket = connect(Number(new URL(base).port), '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n');
+      socket.write('GET /never HTTP/1.1\r\nHost: x\r\n\r\nGET /queued HTTP/1.1\r\nHost: x\r\n\r\n');
+      let received = '';
+      socket.on('data', (d) => (received += d));
+      for (let i = 0; i < 100 && !received.includes('/two'); i++) await pause(10);
+      socket.destroy();
+      await drained(rec.registry);
+      const series = (await recorded(rec.registry)).map((s) => `${s.series} x${s.count}`);
+      // /queued was answered by the app, but behind /never: its response never left the server.
+      expect(series).toEqual(['GET /never 499 x1', 'GET /one 200 x1', 'GET /queued 499 x1', 'GET /two 200 x1']);
+    },
+  );
 
   it('leaves an excluded request to others, and records a request two recorders track in both', async () => {
     const strict = recorder({ excludePaths: ['/health'] });
@@ -268,22 +284,22 @@ describe('HttpRecorder.track', () => {
     expect([...phases]).toEqual(['serving']);
   });
 
-  it('never fails the server when the route function throws: the request counts, as unmatched', async () => {
-    const rec = createHttpRecorder<IncomingMessage>(
-      { customLabels: { tenant: () => 'acme' } },
-      {
+  it.each([...PATHS, ['custom labels', { customLabels: { tenant: () => 'acme' } }]] as const)(
+    'never fails the server when the route function throws: the request counts, as unmatched (%s)',
+    async (_, options) => {
+      const rec = createHttpRecorder<IncomingMessage>(options, {
         route: () => {
           throw new Error('router internals changed');
         },
-      },
-    );
-    const base = await serve((req, res) => {
-      rec.track(req, res, req);
-      res.end('ok');
-    });
-    expect(await (await fetch(base)).text()).toBe('ok');
-    expect(await (await fetch(base)).text()).toBe('ok');
-    await drained(rec.registry);
-    expect(await recorded(rec.registry)).toMatchObject([{ series: 'GET <unmatched> 200', count: 2 }]);
-  });
+      });
+      const base = await serve((req, res) => {
+        rec.track(req, res, req);
+        res.end('ok');
+      });
+      expect(await (await fetch(base)).text()).toBe('ok');
+      expect(await (await fetch(base)).text()).toBe('ok');
+      await drained(rec.registry);
+      expect(await recorded(rec.registry)).toMatchObject([{ series: 'GET <unmatched> 200', count: 2 }]);
+    },
+  );
 });

@@ -69,6 +69,22 @@ export class RequestPipeline<Ctx> {
   }
 
   /**
+   * The duration observer of a recorder whose requests need nothing else (no size histograms, custom labels
+   * or exemplars), for the recorder's plain path; undefined otherwise.
+   */
+  get plainDuration(): HttpObserve | undefined {
+    const plain = this.observers.plain;
+    return plain !== undefined && plain.requestSize === undefined && plain.responseSize === undefined
+      ? plain.duration
+      : undefined;
+  }
+
+  /** The in-flight counts of `http_server_active_requests`, by method. */
+  get inFlight(): InFlightCounts {
+    return this.observers.inFlight;
+  }
+
+  /**
    * Count the request in `http_server_active_requests`. Every entry calls this last, after each step that
    * can throw (wrapping a body, claiming an exchange): an entry that fails half-way leaves no count behind.
    */

@@ -1,7 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks'; // not the global's accessor: see exchange.ts
 import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
-import { type Announcement, announcementOf, claimAnnounced, type ExchangeSink, watchExchanges } from './exchange.js';
+import {
+  type Announcement,
+  announcementOf,
+  claimAnnounced,
+  type ExchangeClaim,
+  type ExchangeSink,
+  watchExchanges,
+} from './exchange.js';
+import { inFlightCounter } from './http-metrics.js';
+import { normalizeMethod, UNMATCHED_ROUTE } from './labels.js';
 import { type HttpRecorderOptions, isMetricsTarget, resolveOptions } from './options.js';
 import { PendingRequest, RequestPipeline } from './pipeline.js';
 import { countRequestBody, countResponseBody, whenClosed } from './response.js';
@@ -112,6 +121,61 @@ export function createHttpRecorder<Ctx = unknown>(
     }
   }
 
+  // The plain path: what `track` does for a recorder with no size histograms, custom labels or exemplars
+  // (the defaults), with one object literal per request as the exchange's claim and the in-flight count
+  // kept here, not through PendingRequest and the pipeline. In the pinned Express bench's interleaved runs
+  // (20 blocks), 4.6 µs less server CPU per request than `track` (bench/README.md, "The plain path").
+  // Requests node:http did not announce take `track`'s listener path.
+  const duration = pipeline.plainDuration;
+  const inFlight = pipeline.inFlight;
+  let lastMethod = '';
+  let lastCounter = { n: 0 };
+
+  function trackPlain(req: IncomingMessage, res: ServerResponse, ctx: Ctx, site?: unknown): void {
+    try {
+      const at = announcementOf(req);
+      if (at === undefined) {
+        trackByListener(req, res, ctx, site);
+        return;
+      }
+      if (excluded(at.url ?? '/')) return;
+      const method = normalizeMethod(at.method);
+      if (method !== lastMethod) {
+        lastMethod = method; // requests come in runs of one method: one Map look-up per run
+        lastCounter = inFlightCounter(inFlight, method);
+      }
+      const counter = lastCounter;
+      const claim: PlainRequest = {
+        response: at.response,
+        sink: plainSink,
+        nextOnConnection: undefined,
+        ctx,
+        site,
+        method,
+        counter,
+        startedAt: at.startedAt,
+      };
+      claimAnnounced(at, claim);
+      counter.n++; // last, after the claim: a failed claim leaves no count behind
+    } catch {
+      // metrics must never fail the request they describe
+    }
+  }
+
+  /** The exchange ends each claim once, so the count is taken back once. */
+  const plainSink: ExchangeSink = {
+    end(claim, statusCode) {
+      const request = claim as PlainRequest;
+      try {
+        request.counter.n--;
+        const route = routeOf(adapter, request.ctx as Ctx, request.site) ?? UNMATCHED_ROUTE;
+        duration?.(request.method, route, statusCode, (performance.now() - request.startedAt) / 1000);
+      } catch {
+        // a failing metric must not become an exception in node:http's event handlers
+      }
+    },
+  };
+
   /** node:http announced the request: it ends when node:http finishes the response or the connection closes. */
   function trackAnnounced(req: IncomingMessage, res: ServerResponse, at: Announcement, ctx: Ctx, site: unknown): void {
     const request = new PendingRequest(at.method, at.startedAt, ctx, site, at.response, sink);
@@ -156,8 +220,19 @@ export function createHttpRecorder<Ctx = unknown>(
           pipeline.finish(request, statusCode, route, ctx, requestBytes, responseBytes),
       };
     },
-    track,
+    track: duration === undefined ? track : trackPlain,
   };
+}
+
+/** A request on the recorder's plain path: the exchange's claim and all that its end needs. */
+interface PlainRequest extends ExchangeClaim {
+  readonly ctx: unknown;
+  readonly site: unknown;
+  /** The method label. */
+  readonly method: string;
+  readonly counter: { n: number };
+  /** `performance.now()` when node:http announced it. */
+  readonly startedAt: number;
 }
 
 /**
