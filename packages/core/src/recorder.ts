@@ -123,9 +123,9 @@ export function createHttpRecorder<Ctx = unknown>(
 
   // The plain path: what `track` does for a recorder with no size histograms, custom labels or exemplars
   // (the defaults), with one object literal per request as the exchange's claim and the in-flight count
-  // kept here, not through PendingRequest and the pipeline. In the pinned Express bench's interleaved runs
-  // (20 blocks), 4.6 µs less server CPU per request than `track` (bench/README.md, "The plain path").
-  // Requests node:http did not announce take `track`'s listener path.
+  // kept here, not through PendingRequest and the pipeline. In the pinned Express bench, 4.6 µs less server
+  // CPU per request than `track` in one interleaved run of 20 blocks, within the spread between runs
+  // (bench/README.md, "The plain path"). Requests node:http did not announce take `track`'s listener path.
   const duration = pipeline.plainDuration;
   const inFlight = pipeline.inFlight;
   let lastMethod = '';
