@@ -79,11 +79,6 @@ export class RequestPipeline<Ctx> {
       : undefined;
   }
 
-  /** The in-flight counts of `http_server_active_requests`, by method. */
-  get inFlight(): InFlightCounts {
-    return this.observers.inFlight;
-  }
-
   /**
    * Count the request in `http_server_active_requests`. Every entry calls this last, after each step that
    * can throw (wrapping a body, claiming an exchange): an entry that fails half-way leaves no count behind.
@@ -138,8 +133,11 @@ export class RequestPipeline<Ctx> {
     if (labelled.responseSize && isSize(sent)) labelled.responseSize(labels, sent);
   }
 
-  /** Requests come in runs of one method: one Map look-up per run, not per request. */
-  private counterOf(method: string): { n: number } {
+  /**
+   * The in-flight counter of a method label (of `http_server_active_requests`). Requests come in runs of
+   * one method: one Map look-up per run, not per request.
+   */
+  counterOf(method: string): { n: number } {
     if (method !== this.lastMethod) {
       this.lastMethod = method;
       this.lastCounter = inFlightCounter(this.observers.inFlight, method);

@@ -9,7 +9,6 @@ import {
   type ExchangeSink,
   watchExchanges,
 } from './exchange.js';
-import { inFlightCounter } from './http-metrics.js';
 import { normalizeMethod, UNMATCHED_ROUTE } from './labels.js';
 import { type HttpRecorderOptions, isMetricsTarget, resolveOptions } from './options.js';
 import { PendingRequest, RequestPipeline } from './pipeline.js';
@@ -122,14 +121,12 @@ export function createHttpRecorder<Ctx = unknown>(
   }
 
   // The plain path: what `track` does for a recorder with no size histograms, custom labels or exemplars
-  // (the defaults), with one object literal per request as the exchange's claim and the in-flight count
-  // kept here, not through PendingRequest and the pipeline. In the pinned Express bench, 4.6 µs less server
-  // CPU per request than `track` in one interleaved run of 20 blocks, within the spread between runs
-  // (bench/README.md, "The plain path"). Requests node:http did not announce take `track`'s listener path.
+  // (the defaults), with one object literal per request as the exchange's claim, not through PendingRequest
+  // and the pipeline's enter() and finish(). In the pinned Express bench, 4.6 µs less server CPU per
+  // request than `track` in one interleaved run of 20 blocks (with the method's counter looked up inline,
+  // not by counterOf), within the spread between runs (bench/README.md, "The plain path"). Requests
+  // node:http did not announce take `track`'s listener path.
   const duration = pipeline.plainDuration;
-  const inFlight = pipeline.inFlight;
-  let lastMethod = '';
-  let lastCounter = { n: 0 };
 
   function trackPlain(req: IncomingMessage, res: ServerResponse, ctx: Ctx, site?: unknown): void {
     try {
@@ -140,11 +137,7 @@ export function createHttpRecorder<Ctx = unknown>(
       }
       if (excluded(at.url ?? '/')) return;
       const method = normalizeMethod(at.method);
-      if (method !== lastMethod) {
-        lastMethod = method; // requests come in runs of one method: one Map look-up per run
-        lastCounter = inFlightCounter(inFlight, method);
-      }
-      const counter = lastCounter;
+      const counter = pipeline.counterOf(method);
       const claim: PlainRequest = {
         response: at.response,
         sink: plainSink,
